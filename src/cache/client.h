@@ -1,0 +1,94 @@
+/*
+ * cache/client.h - memcached client for MemCachier-style (SASL) servers.
+ * Owns: one libmemcached handle per worker (binary protocol, SASL PLAIN,
+ *   ketama over several servers, the tutorial's timeouts), key rules
+ *   (prefix, <= 250 bytes, unsafe keys replaced by prefix + hex digest),
+ *   the per-worker breaker, the generation key, and per-worker counters.
+ * Invariants: created after fork, never shared across processes. With no
+ *   servers configured every get is a miss and every write a no-op (TL_OK).
+ *   While the breaker is open (for retry_timeout after a failure or timeout),
+ *   no network I/O happens: gets miss (TL_EUNAVAIL), writes are skipped.
+ * Context: workers and one-shot commands (tasklist cache ...).
+ */
+#ifndef TASKLIST_CACHE_CLIENT_H
+#define TASKLIST_CACHE_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../err.h"
+#include "../server/arena.h"
+#include "../server/str.h"
+
+struct cfg;
+struct cache;
+
+struct cache_stats {
+    uint64_t hits;          /* keys found */
+    uint64_t misses;        /* keys not found */
+    uint64_t sets;          /* set/add/incr/delete/touch sent */
+    uint64_t round_trips;   /* network exchanges (a multi-get is one) */
+    uint64_t errors;        /* failed operations (breaker opened) */
+    uint64_t skipped;       /* operations skipped while the breaker was open */
+};
+
+/* Client for c's cache_* settings. Never NULL unless out of memory: with no
+ * servers it is a disabled client (cache_enabled() false). Logs once, at
+ * creation, when caching is off. Does not connect until first use. */
+struct cache *cache_new(const struct cfg *c);
+void cache_free(struct cache *cc);
+bool cache_enabled(const struct cache *cc);
+
+/* Fetch one key. TL_OK with *value in arena a; TL_ENOTFOUND on a miss;
+ * TL_EUNAVAIL when the cache is off, the breaker is open, or the call failed. */
+enum tl_err cache_get(struct cache *cc, struct str key, struct arena *a, struct str *value);
+
+/* Fetch n keys in one round trip. found[i] and values[i] (in a) for each key.
+ * Returns TL_OK when the round trip succeeded (some keys may be missing),
+ * TL_EUNAVAIL otherwise (all found[i] false). */
+enum tl_err cache_get_multi(struct cache *cc, const struct str *keys, size_t n, struct arena *a,
+                            struct str *values, bool *found);
+
+/* ttl_s: 0 = never expire; values above 30 days are sent as absolute time.
+ * Values larger than cache_item_size_max are refused with TL_ETOOBIG (logged). */
+enum tl_err cache_set(struct cache *cc, struct str key, struct str value, unsigned ttl_s);
+/* Store only when absent: TL_EEXIST when present. */
+enum tl_err cache_add(struct cache *cc, struct str key, struct str value, unsigned ttl_s);
+/* TL_OK or TL_ENOTFOUND; a failure (TL_EUNAVAIL) marks the namespace dirty. */
+enum tl_err cache_delete(struct cache *cc, struct str key);
+/* Binary-protocol increment: creates the key with initial when absent.
+ * *out (may be NULL) gets the new value. A failure marks the namespace dirty. */
+enum tl_err cache_incr(struct cache *cc, struct str key, uint64_t delta, uint64_t initial,
+                       unsigned ttl_s, uint64_t *out);
+enum tl_err cache_touch(struct cache *cc, struct str key, unsigned ttl_s);
+
+/* The generation key (prefix + "gen"): a counter every validated entry is
+ * checked against. Bumping it makes every validated entry stale at once.
+ * The client bumps it by itself when servers answer again after an
+ * invalidation could not be delivered (dirty namespace). The new value is
+ * based on the clock, so a generation lost to eviction is never reused. */
+struct str cache_generation_key(const struct cache *cc);
+enum tl_err cache_bump_generation(struct cache *cc, uint64_t *out);
+/* Mark the namespace dirty (an invalidation the caller could not deliver). */
+void cache_mark_dirty(struct cache *cc);
+/* Value for a fresh generation: microseconds since the epoch. */
+uint64_t cache_generation_seed(void);
+
+/* Empty our namespace: bump the generation and flush every server
+ * (a MemCachier cache is one tenant's namespace). */
+enum tl_err cache_flush(struct cache *cc);
+
+/* The full key sent to the server for key (prefix applied, hashed when too
+ * long or unsafe), in arena a. */
+struct str cache_full_key(const struct cache *cc, struct str key, struct arena *a);
+
+/* Counters of this client since creation. */
+const struct cache_stats *cache_stats_of(const struct cache *cc);
+
+/* `tasklist cache stats | flush`: argv[0] is the verb. Prints per-server
+ * get_hits, get_misses, cmd_get, cmd_set, curr_items, bytes, evictions.
+ * Returns the exit status. */
+int cache_cli(const struct cfg *c, int argc, char **argv);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * db/db.h - one small database interface over SQLite and MariaDB.
+ * Owns: DATABASE_URL parsing, connections (opened lazily, one per worker
+ *   after fork), prepared-statement caches, one reconnect on a lost MariaDB
+ *   connection, and the query counter tests and benchmarks read.
+ * Invariants: SQL text uses "?" placeholders for both backends; values are
+ *   always bound, never spliced into SQL. Every call is bounded in time by
+ *   db_timeout_ms (a hung server gives TL_EUNAVAIL, never a hang).
+ * Context: workers and one-shot commands; never across fork.
+ */
+#ifndef TASKLIST_DB_DB_H
+#define TASKLIST_DB_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../err.h"
+#include "../server/str.h"
+
+enum db_kind { DB_SQLITE, DB_MARIADB };
+
+struct db_url {
+    enum db_kind kind;
+    char path[1024];        /* SQLite file path */
+    char host[256];         /* MariaDB */
+    unsigned port;          /* 0 = default 3306 */
+    char user[128];
+    char password[256];     /* secret: never logged */
+    char dbname[128];
+    char unix_socket[1024]; /* ?unix_socket=/path */
+};
+
+/* Parse sqlite:///relative/path, sqlite:////absolute/path, mysql://, mariadb://,
+ * mysql+<driver>://user:pass@host:port/db[?unix_socket=/path]; percent-decoding
+ * user and password. TL_EPARSE with d filled (password never in the message). */
+enum tl_err db_url_parse(const char *url, struct db_url *out, struct tl_diag *d);
+
+enum db_type { DB_NULL, DB_INT, DB_TEXT };
+
+struct db_val {
+    enum db_type type;
+    long long i;
+    struct str s;
+};
+
+static inline struct db_val db_int(long long i) { return (struct db_val){ .type = DB_INT, .i = i }; }
+static inline struct db_val db_text(struct str s) { return (struct db_val){ .type = DB_TEXT, .s = s }; }
+
+struct db;
+
+/* Handle for url; connects lazily on first use (so it is cheap before fork,
+ * though it must not be used across fork). NULL with d filled on a bad URL. */
+struct db *db_open(const char *url, unsigned timeout_ms, struct tl_diag *d);
+void db_close(struct db *db);
+enum db_kind db_kind(const struct db *db);
+
+/* Called once per result row; cols valid only during the call. Return 0 to
+ * go on, non-zero to stop early. */
+typedef int (*db_row_fn)(void *arg, const struct db_val *cols, size_t n_cols);
+
+/* Run a prepared statement (cached by SQL text) with params, calling row for
+ * each row. TL_EUNAVAIL when the server is down or timed out (after one
+ * reconnect attempt), TL_EIO for other failures (message logged). */
+enum tl_err db_query(struct db *db, const char *sql, const struct db_val *params, size_t n_params,
+                     db_row_fn row, void *arg);
+
+/* Statement without rows. affected and last_id may be NULL. */
+enum tl_err db_exec(struct db *db, const char *sql, const struct db_val *params, size_t n_params,
+                    uint64_t *affected, long long *last_id);
+
+/* Run several ;-separated statements without params (migrations). */
+enum tl_err db_exec_script(struct db *db, const char *sql);
+
+enum tl_err db_begin(struct db *db);
+enum tl_err db_commit(struct db *db);
+enum tl_err db_rollback(struct db *db);
+
+/* Statements sent to the server since open (for tests and benchmarks). */
+uint64_t db_query_count(const struct db *db);
+
+#endif
