@@ -1,0 +1,1 @@
+/* app/api.c - placeholder; filled in by its owner. */

@@ -1,0 +1,1 @@
+/* app/app.c - placeholder; filled in by its owner. */

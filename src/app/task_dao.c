@@ -1,0 +1,1 @@
+/* app/task_dao.c - placeholder; filled in by its owner. */

@@ -1,0 +1,1 @@
+/* app/views.c - placeholder; filled in by its owner. */

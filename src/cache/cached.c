@@ -1,0 +1,1 @@
+/* cache/cached.c - placeholder; filled in by its owner. */

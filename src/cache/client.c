@@ -1,0 +1,1 @@
+/* cache/client.c - placeholder; filled in by its owner. */

@@ -1,0 +1,1 @@
+/* cache/client_cli.c - placeholder; filled in by its owner. */

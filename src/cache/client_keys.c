@@ -1,0 +1,1 @@
+/* cache/client_keys.c - placeholder; filled in by its owner. */

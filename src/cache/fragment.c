@@ -1,0 +1,1 @@
+/* cache/fragment.c - placeholder; filled in by its owner. */

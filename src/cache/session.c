@@ -1,0 +1,1 @@
+/* cache/session.c - placeholder; filled in by its owner. */

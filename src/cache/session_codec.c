@@ -1,0 +1,1 @@
+/* cache/session_codec.c - placeholder; filled in by its owner. */

@@ -1,0 +1,1 @@
+/* cache/session_cookie.c - placeholder; filled in by its owner. */
