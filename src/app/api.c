@@ -1,1 +1,120 @@
-/* app/api.c - placeholder; filled in by its owner. */
+/*
+ * app/api.c - the JSON API for scripts and mobile clients (jansson).
+ * Owns: GET|POST /api/tasks, GET|DELETE /api/tasks/<int:id>; JSON bodies in
+ *   and out, JSON errors ({"error": "..."}), the same validation as the form.
+ * Invariants: POST needs Content-Type application/json (a cross-site HTML
+ *   form cannot send that); reads share the memoized query.
+ * Context: worker only.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../server/log.h"
+#include "internal.h"
+
+static enum tl_err api_send(struct req *r, struct resp *w, int status, json_t *doc);
+static enum tl_err api_error(struct req *r, struct resp *w, int status, const char *msg);
+static enum tl_err api_failure(struct req *r, struct resp *w, enum tl_err e);
+static json_t *api_task_json(long long id, struct str name);
+
+enum tl_err api_tasks(struct req *r, struct resp *w)
+{
+    if (r->method == HTTP_POST) {
+        struct str ct = r->content_type;
+        if (!(ct.len >= 16 && str_eq_nocase((struct str){ ct.p, 16 }, STR("application/json"))))
+            return api_error(r, w, 415, "Content-Type must be application/json.");
+        json_error_t jerr;
+        json_t *doc = json_loadb(r->body.p, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
+        json_t *jname = doc ? json_object_get(doc, "name") : NULL;
+        if (!doc || !json_is_object(doc) || (jname && !json_is_string(jname))) {
+            json_decref(doc);
+            return api_error(r, w, 400, "Body must be a JSON object like {\"name\": \"...\"}.");
+        }
+        struct str name = STR_NULL;
+        if (jname)
+            name = (struct str){ arena_strndup(r->arena, json_string_value(jname),
+                                               json_string_length(jname)),
+                                 json_string_length(jname) };
+        json_decref(doc);
+        const char *problem = app_task_name_problem(r, name);
+        if (problem || !str_is_valid_utf8(name))
+            return api_error(r, w, 400, problem ? problem : "Task name must be UTF-8 text.");
+        long long id;
+        enum tl_err e = task_create(app_worker_of(r)->db, name, &id);
+        if (e != TL_OK)
+            return api_failure(r, w, e);
+        app_tasks_changed(r, 0);
+        char *loc = arena_printf(r->arena, "/api/tasks/%lld", id);
+        resp_header(w, "Location", str_c(loc));
+        return api_send(r, w, 201, api_task_json(id, name));
+    }
+    struct task_list tl;
+    enum tl_err e = app_all_tasks(r, &tl);
+    if (e != TL_OK)
+        return api_failure(r, w, e);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < tl.n; i++)
+        json_array_append_new(arr, api_task_json(tl.items[i].id, tl.items[i].name));
+    return api_send(r, w, 200, arr);
+}
+
+enum tl_err api_task(struct req *r, struct resp *w)
+{
+    struct app_worker *aw = app_worker_of(r);
+    if (r->method == HTTP_DELETE) {
+        enum tl_err e = task_delete(aw->db, r->route_id);
+        if (e != TL_OK)
+            return api_failure(r, w, e);
+        app_tasks_changed(r, r->route_id);
+        w->status = 204;
+        w->content_type = "application/json";
+        return TL_OK;
+    }
+    struct task t;
+    enum tl_err e = task_get(aw->db, r->route_id, r->arena, &t);
+    if (e != TL_OK)
+        return api_failure(r, w, e);
+    return api_send(r, w, 200, api_task_json(t.id, t.name));
+}
+
+static json_t *api_task_json(long long id, struct str name)
+{
+    return json_pack("{s:I, s:s%}", "id", (json_int_t)id, "name", name.p ? name.p : "", name.len);
+}
+
+static enum tl_err api_send(struct req *r, struct resp *w, int status, json_t *doc)
+{
+    char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(doc);
+    if (!text)
+        return TL_ENOMEM;
+    w->status = status;
+    w->content_type = "application/json";
+    strbuf_puts(&w->body, text);
+    strbuf_putc(&w->body, '\n');
+    free(text);
+    (void)r;
+    return w->body.oom ? TL_ENOMEM : TL_OK;
+}
+
+static enum tl_err api_error(struct req *r, struct resp *w, int status, const char *msg)
+{
+    return api_send(r, w, status, json_pack("{s:s}", "error", msg));
+}
+
+static enum tl_err api_failure(struct req *r, struct resp *w, enum tl_err e)
+{
+    switch (e) {
+    case TL_ENOTFOUND:
+        return api_error(r, w, 404, "No such task.");
+    case TL_EUNAVAIL:
+    case TL_ETIMEOUT:
+        resp_header(w, "Retry-After", STR("1"));
+        return api_error(r, w, 503, "The database is unavailable; try again shortly.");
+    default:
+        log_error("api: %s %.*s: %s", r->method_name.p ? "request" : "?", STR_FMT(r->path),
+                  tl_strerror(e));
+        return api_error(r, w, 500, "Internal error.");
+    }
+}

@@ -1,1 +1,508 @@
-/* cache/cached.c - placeholder; filled in by its owner. */
+/*
+ * cache/cached.c - runtime of the CACHED_VIEW / MEMOIZE / CACHED macros.
+ * Owns: view and memo entry formats, the generation check that closes the
+ *   stale-write race, stampede locks, ETag/304, invalidation helpers.
+ * How the race is closed: a lookup fetches the entry AND the generation key
+ *   in one multi-get; a miss remembers that generation and stores its result
+ *   tagged with it. A write commits, then bumps the generation. So a render
+ *   that read the database before a write stores an entry tagged with the old
+ *   generation, and no later lookup accepts it.
+ * Context: worker only.
+ */
+#include "cached.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../server/log.h"
+#include "client.h"
+
+#define CACHE_LOCK_TTL_S 10
+#define CACHE_LOCK_WAIT_MS 500
+#define CACHE_LOCK_POLL_MS 5
+
+static struct cache *cached_client;
+static unsigned cached_default_timeout_s = 300;
+
+static unsigned cached_ttl(int timeout_s);
+static bool cached_parse_u64(struct str s, uint64_t *out);
+static struct str cached_view_key(const struct cache_view_spec *spec, const struct req *r);
+static bool cached_lookup_view(struct str key, struct arena *a, struct cache_view_entry *e,
+                               bool *gen_known, uint64_t *gen, bool *reachable);
+static void cached_serve_entry(const struct cache_view_entry *e, struct req *r, struct resp *w);
+static struct str cached_etag(struct arena *a, struct str body);
+static bool cached_etag_matches(const struct req *r, struct str etag);
+static bool cached_wait_for_entry(struct str key, struct arena *a, struct cache_view_entry *e);
+static bool cached_ensure_version(struct str key, bool *known, uint64_t *v);
+static bool cached_view_storable(const struct cache_view_spec *spec, const struct resp *w);
+static void cached_sleep_ms(unsigned ms);
+
+void cache_bind(struct cache *cc, unsigned default_timeout_s)
+{
+    cached_client = cc;
+    if (default_timeout_s)
+        cached_default_timeout_s = default_timeout_s;
+}
+
+struct cache *cache_bound(void)
+{
+    return cached_client;
+}
+
+unsigned cache_default_timeout(void)
+{
+    return cached_default_timeout_s;
+}
+
+/* ---- view entries ------------------------------------------------------ */
+
+void cache_view_entry_encode(const struct cache_view_entry *e, struct strbuf *out)
+{
+    strbuf_printf(out, "V1 %llu %d %zu %zu %zu %zu\n", (unsigned long long)e->generation,
+                  e->status, e->content_type.len, e->headers.len, e->etag.len, e->body.len);
+    strbuf_append_str(out, e->content_type);
+    strbuf_append_str(out, e->headers);
+    strbuf_append_str(out, e->etag);
+    strbuf_append_str(out, e->body);
+}
+
+/* Header lines must be "Name: value\r\n" with printable names and no bare
+ * CR or LF, so a forged entry cannot split the response. */
+static bool cached_headers_valid(struct str h)
+{
+    size_t i = 0;
+    while (i < h.len) {
+        size_t start = i;
+        bool colon = false;
+        for (; i < h.len && h.p[i] != '\r'; i++) {
+            unsigned char c = (unsigned char)h.p[i];
+            if (c == '\n' || (c < 0x20 && c != '\t') || c == 0x7f)
+                return false;
+            if (c == ':' && i > start)
+                colon = true;
+        }
+        if (!colon || i + 1 >= h.len || h.p[i + 1] != '\n')
+            return false;
+        i += 2;
+    }
+    return true;
+}
+
+static bool cached_printable(struct str s)
+{
+    for (size_t i = 0; i < s.len; i++)
+        if ((unsigned char)s.p[i] < 0x20 || (unsigned char)s.p[i] >= 0x7f)
+            return false;
+    return true;
+}
+
+enum tl_err cache_view_entry_decode(struct str bytes, struct cache_view_entry *e)
+{
+    const char *nl = memchr(bytes.p, '\n', bytes.len < 128 ? bytes.len : 128);
+    if (!nl || bytes.len < 3 || memcmp(bytes.p, "V1 ", 3) != 0)
+        return TL_EPARSE;
+    uint64_t f[6];
+    struct str head = { bytes.p + 3, (size_t)(nl - bytes.p) - 3 };
+    for (int k = 0; k < 6; k++) {
+        const char *sp = memchr(head.p, ' ', head.len);
+        struct str field = { head.p, sp ? (size_t)(sp - head.p) : head.len };
+        if ((k < 5) != (sp != NULL) || !cached_parse_u64(field, &f[k]))
+            return TL_EPARSE;
+        if (sp) {
+            head.len -= field.len + 1;
+            head.p = sp + 1;
+        }
+    }
+    size_t rest = bytes.len - (size_t)(nl + 1 - bytes.p);
+    if (f[1] < 200 || f[1] > 599 || f[2] > 256 || f[3] > 8192 || f[4] > 128 ||
+        f[2] + f[3] + f[4] + f[5] != rest)
+        return TL_EPARSE;
+    const char *p = nl + 1;
+    e->generation = f[0];
+    e->status = (int)f[1];
+    e->content_type = (struct str){ p, f[2] };
+    e->headers = (struct str){ p + f[2], f[3] };
+    e->etag = (struct str){ p + f[2] + f[3], f[4] };
+    e->body = (struct str){ p + f[2] + f[3] + f[4], f[5] };
+    if (!cached_printable(e->content_type) || !cached_printable(e->etag) ||
+        !cached_headers_valid(e->headers))
+        return TL_EPARSE;
+    return TL_OK;
+}
+
+/* ---- cached views ------------------------------------------------------ */
+
+enum tl_err cache_view_run(const struct cache_view_spec *spec, struct req *r, struct resp *w,
+                           cache_view_fn fn)
+{
+    struct cache *cc = cached_client;
+    if (!cc || !cache_enabled(cc) || !(r->method & (HTTP_GET | HTTP_HEAD)) ||
+        (spec->unless && spec->unless(r)))
+        return fn(r, w);
+
+    struct str key = cached_view_key(spec, r);
+    struct cache_view_entry e;
+    bool gen_known = false, reachable = false;
+    uint64_t gen = 0;
+    if (cached_lookup_view(key, r->arena, &e, &gen_known, &gen, &reachable)) {
+        cached_serve_entry(&e, r, w);
+        return TL_OK;
+    }
+    if (!reachable) {
+        enum tl_err err = fn(r, w);
+        resp_header(w, "X-Cache", STR("MISS"));
+        return err;
+    }
+    if (!gen_known)
+        cached_ensure_version(cache_generation_key(cc), &gen_known, &gen);
+
+    /* Stampede lock: the first worker to miss computes; the others wait a
+     * little for its entry rather than all hitting the database at once. */
+    struct str lock = { arena_printf(r->arena, "%.*s/lock", STR_FMT(key)), key.len + 5 };
+    bool have_lock = cache_add(cc, lock, STR("1"), CACHE_LOCK_TTL_S) == TL_OK;
+    if (!have_lock && cached_wait_for_entry(key, r->arena, &e)) {
+        cached_serve_entry(&e, r, w);
+        return TL_OK;
+    }
+
+    enum tl_err err = fn(r, w);
+    if (err == TL_OK && w->status == 200) {
+        struct str etag = cached_etag(r->arena, strbuf_str(&w->body));
+        if (gen_known && cached_view_storable(spec, w)) {
+            struct cache_view_entry ne = {
+                .generation = gen, .status = w->status,
+                .content_type = str_c(w->content_type ? w->content_type : "text/html; charset=utf-8"),
+                .headers = strbuf_str(&w->headers), .etag = etag, .body = strbuf_str(&w->body),
+            };
+            struct strbuf sb;
+            strbuf_init(&sb, r->arena, w->body.len + 256);
+            cache_view_entry_encode(&ne, &sb);
+            if (!sb.oom)
+                cache_set(cc, key, strbuf_str(&sb), cached_ttl(spec->timeout_s));
+        }
+        resp_header(w, "ETag", etag);
+        if (cached_etag_matches(r, etag)) {
+            w->status = 304;
+            strbuf_reset(&w->body);
+        }
+    }
+    if (have_lock)
+        cache_delete(cc, lock);
+    resp_header(w, "X-Cache", STR("MISS"));
+    return err;
+}
+
+/* One round trip: [view entry, generation]. True (and e filled) when the
+ * entry is valid for the current generation. */
+static bool cached_lookup_view(struct str key, struct arena *a, struct cache_view_entry *e,
+                               bool *gen_known, uint64_t *gen, bool *reachable)
+{
+    struct cache *cc = cached_client;
+    struct str keys[2] = { key, cache_generation_key(cc) };
+    struct str vals[2];
+    bool found[2];
+    *reachable = cache_get_multi(cc, keys, 2, a, vals, found) == TL_OK;
+    if (!*reachable)
+        return false;
+    *gen_known = found[1] && cached_parse_u64(vals[1], gen);
+    if (!found[0] || !*gen_known)
+        return false;
+    if (cache_view_entry_decode(vals[0], e) != TL_OK) {
+        log_warn("cache: view entry \"%.*s\" failed validation; ignored", STR_FMT(key));
+        return false;
+    }
+    return e->generation == *gen;
+}
+
+static bool cached_wait_for_entry(struct str key, struct arena *a, struct cache_view_entry *e)
+{
+    for (unsigned waited = 0; waited < CACHE_LOCK_WAIT_MS; waited += CACHE_LOCK_POLL_MS) {
+        cached_sleep_ms(CACHE_LOCK_POLL_MS);
+        bool gen_known, reachable;
+        uint64_t gen;
+        if (cached_lookup_view(key, a, e, &gen_known, &gen, &reachable))
+            return true;
+        if (!reachable)
+            return false;
+    }
+    return false;
+}
+
+static void cached_serve_entry(const struct cache_view_entry *e, struct req *r, struct resp *w)
+{
+    w->status = e->status;
+    w->content_type = arena_strndup(r->arena, e->content_type.p, e->content_type.len);
+    strbuf_append_str(&w->headers, e->headers);
+    resp_header(w, "ETag", e->etag);
+    resp_header(w, "X-Cache", STR("HIT"));
+    if (cached_etag_matches(r, e->etag)) {
+        w->status = 304;
+        return;
+    }
+    /* The body lives in the arena already (the multi-get copied it there). */
+    w->body.p = (char *)e->body.p;
+    w->body.len = e->body.len;
+    w->body.cap = 0;   /* not ours to grow in place */
+}
+
+static bool cached_view_storable(const struct cache_view_spec *spec, const struct resp *w)
+{
+    if (w->status != 200 || w->sets_cookie || w->body.oom || w->headers.oom)
+        return false;
+    return !spec->response_filter || spec->response_filter(w);
+}
+
+static struct str cached_view_key(const struct cache_view_spec *spec, const struct req *r)
+{
+    struct strbuf sb;
+    strbuf_init(&sb, r->arena, 64 + r->path.len);
+    const char *fmt = spec->key_prefix ? spec->key_prefix : "view/%s";
+    const char *pct = strstr(fmt, "%s");
+    if (pct) {
+        strbuf_append(&sb, fmt, (size_t)(pct - fmt));
+        strbuf_append_str(&sb, r->path);
+        strbuf_puts(&sb, pct + 2);
+    } else {
+        strbuf_puts(&sb, fmt);
+    }
+    if (spec->query_string && r->args.n) {
+        /* Flask-Caching: a digest of the sorted args, so ?a=1&b=2 == ?b=2&a=1. */
+        size_t n = r->args.n;
+        const struct req_kv **sorted = arena_alloc(r->arena, n * sizeof *sorted);
+        for (size_t i = 0; i < n; i++)
+            sorted[i] = &r->args.v[i];
+        for (size_t i = 1; i < n; i++) {
+            for (size_t j = i; j > 0; j--) {
+                const struct req_kv *x = sorted[j - 1], *y = sorted[j];
+                size_t m = x->name.len < y->name.len ? x->name.len : y->name.len;
+                int c = memcmp(x->name.p, y->name.p, m);
+                if (c < 0 || (c == 0 && x->name.len <= y->name.len))
+                    break;
+                sorted[j - 1] = y;
+                sorted[j] = x;
+            }
+        }
+        crypto_generichash_state st;
+        crypto_generichash_init(&st, NULL, 0, 16);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t lens[2] = { sorted[i]->name.len, sorted[i]->value.len };
+            crypto_generichash_update(&st, (const unsigned char *)lens, sizeof lens);
+            crypto_generichash_update(&st, (const unsigned char *)sorted[i]->name.p, sorted[i]->name.len);
+            crypto_generichash_update(&st, (const unsigned char *)sorted[i]->value.p, sorted[i]->value.len);
+        }
+        unsigned char h[16];
+        char hex[33];
+        crypto_generichash_final(&st, h, sizeof h);
+        sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+        strbuf_putc(&sb, '?');
+        strbuf_puts(&sb, hex);
+    }
+    return strbuf_str(&sb);
+}
+
+static struct str cached_etag(struct arena *a, struct str body)
+{
+    unsigned char h[12];
+    crypto_generichash(h, sizeof h, (const unsigned char *)body.p, body.len, NULL, 0);
+    char *s = arena_alloc(a, 2 * sizeof h + 3);
+    s[0] = '"';
+    sodium_bin2hex(s + 1, 2 * sizeof h + 1, h, sizeof h);
+    s[2 * sizeof h + 1] = '"';
+    s[2 * sizeof h + 2] = '\0';
+    return (struct str){ s, 2 * sizeof h + 2 };
+}
+
+static bool cached_etag_matches(const struct req *r, struct str etag)
+{
+    struct str inm = req_param(r, "HTTP_IF_NONE_MATCH");
+    if (!inm.len)
+        return false;
+    if (inm.len == 1 && inm.p[0] == '*')
+        return true;
+    return etag.len && memmem(inm.p, inm.len, etag.p, etag.len) != NULL;
+}
+
+enum tl_err cache_delete_view(struct str path)
+{
+    if (!cached_client || !cache_enabled(cached_client))
+        return TL_OK;
+    char buf[1024];
+    int n = snprintf(buf, sizeof buf, "view/%.*s", STR_FMT(path));
+    if (n < 0 || (size_t)n >= sizeof buf)
+        return TL_EINVAL;
+    enum tl_err e = cache_delete(cached_client, (struct str){ buf, (size_t)n });
+    return e == TL_ENOTFOUND ? TL_OK : e;
+}
+
+enum tl_err cache_invalidate_all(void)
+{
+    if (!cached_client || !cache_enabled(cached_client))
+        return TL_OK;
+    enum tl_err e = cache_bump_generation(cached_client, NULL);
+    if (e != TL_OK)
+        cache_mark_dirty(cached_client);
+    return e;
+}
+
+/* ---- memoize ----------------------------------------------------------- */
+
+static struct str cached_memo_key(const struct cache_memo_spec *spec, const struct cache_args *args,
+                                  struct arena *a)
+{
+    if (spec->key_prefix)
+        return str_c(spec->key_prefix);
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 16);
+    size_t n = args ? args->n_parts : 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t len = args->parts[i].len;
+        crypto_generichash_update(&st, (const unsigned char *)&len, sizeof len);
+        crypto_generichash_update(&st, (const unsigned char *)args->parts[i].p, args->parts[i].len);
+    }
+    unsigned char h[16];
+    char hex[33];
+    crypto_generichash_final(&st, h, sizeof h);
+    sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+    char *k = arena_printf(a, "memoize/%s/%s", spec->name, hex);
+    return str_c(k);
+}
+
+static struct str cached_memver_key(const struct cache_memo_spec *spec, struct arena *a)
+{
+    return str_c(arena_printf(a, "%s_memver", spec->name));
+}
+
+/* Memo entry: "M1 <memver> <generation>\n" + codec bytes. */
+static bool cached_memo_entry_parse(struct str v, uint64_t *memver, uint64_t *gen, struct str *payload)
+{
+    const char *nl = memchr(v.p, '\n', v.len < 64 ? v.len : 64);
+    if (!nl || v.len < 3 || memcmp(v.p, "M1 ", 3) != 0)
+        return false;
+    const char *sp = memchr(v.p + 3, ' ', (size_t)(nl - v.p) - 3);
+    if (!sp)
+        return false;
+    struct str a = { v.p + 3, (size_t)(sp - v.p) - 3 };
+    struct str b = { sp + 1, (size_t)(nl - sp) - 1 };
+    if (!cached_parse_u64(a, memver) || !cached_parse_u64(b, gen))
+        return false;
+    *payload = (struct str){ nl + 1, v.len - (size_t)(nl + 1 - v.p) };
+    return true;
+}
+
+enum tl_err cache_memo_run(const struct cache_memo_spec *spec, struct arena *a,
+                           const struct cache_args *args, void *out, cache_compute_fn compute)
+{
+    struct cache *cc = cached_client;
+    if (!cc || !cache_enabled(cc) || (spec->unless && spec->unless()))
+        return compute(a, args, out);
+    bool fixed = spec->key_prefix != NULL;
+    struct str keys[3] = { cached_memo_key(spec, args, a), cache_generation_key(cc),
+                           fixed ? STR("") : cached_memver_key(spec, a) };
+    size_t nk = fixed ? 2 : 3;
+    struct str vals[3];
+    bool found[3] = { false, false, false };
+    if (cache_get_multi(cc, keys, nk, a, vals, found) != TL_OK)
+        return compute(a, args, out);
+
+    uint64_t gen = 0, memver = 0, e_memver, e_gen;
+    bool gen_known = found[1] && cached_parse_u64(vals[1], &gen);
+    bool memver_known = fixed || (found[2] && cached_parse_u64(vals[2], &memver));
+    struct str payload;
+    if (found[0] && gen_known && memver_known &&
+        cached_memo_entry_parse(vals[0], &e_memver, &e_gen, &payload) && e_gen == gen &&
+        (fixed || e_memver == memver)) {
+        if (spec->codec->decode(payload, a, out) == TL_OK)
+            return TL_OK;
+        log_warn("cache: %s entry failed %s validation; recomputing", spec->name, spec->codec->name);
+    }
+    if (!gen_known)
+        cached_ensure_version(keys[1], &gen_known, &gen);
+    if (!memver_known)
+        cached_ensure_version(keys[2], &memver_known, &memver);
+
+    enum tl_err err = compute(a, args, out);
+    if (err != TL_OK || !gen_known || !memver_known)
+        return err;
+    struct strbuf sb;
+    strbuf_init(&sb, a, 1024);
+    strbuf_printf(&sb, "M1 %llu %llu\n", (unsigned long long)(fixed ? 0 : memver),
+                  (unsigned long long)gen);
+    if (spec->codec->encode(out, &sb) == TL_OK && !sb.oom)
+        cache_set(cc, keys[0], strbuf_str(&sb), cached_ttl(spec->timeout_s));
+    return TL_OK;
+}
+
+enum tl_err cache_delete_memoized(const struct cache_memo_spec *spec, const struct cache_args *args)
+{
+    struct cache *cc = cached_client;
+    if (!cc || !cache_enabled(cc))
+        return TL_OK;
+    char buf[512];
+    enum tl_err e;
+    if (spec->key_prefix) {
+        e = cache_delete(cc, str_c(spec->key_prefix));
+    } else if (args && args->n_parts) {
+        struct arena *a = arena_new(4096);
+        if (!a)
+            return TL_ENOMEM;
+        e = cache_delete(cc, cached_memo_key(spec, args, a));
+        arena_free(a);
+    } else {
+        int n = snprintf(buf, sizeof buf, "%s_memver", spec->name);
+        e = cache_incr(cc, (struct str){ buf, (size_t)n }, 1, cache_generation_seed(), 0, NULL);
+    }
+    return e == TL_ENOTFOUND ? TL_OK : e;
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+/* A version key is missing (never set, or evicted): create it with a
+ * clock-based value, so an entry tagged with an old value never matches.
+ * If another worker created it first, we do not know its value: *known
+ * stays false and the caller does not store. */
+static bool cached_ensure_version(struct str key, bool *known, uint64_t *v)
+{
+    uint64_t seed = cache_generation_seed();
+    char buf[24];
+    int n = snprintf(buf, sizeof buf, "%llu", (unsigned long long)seed);
+    if (cache_add(cached_client, key, (struct str){ buf, (size_t)n }, 0) == TL_OK) {
+        *v = seed;
+        *known = true;
+    }
+    return *known;
+}
+
+static unsigned cached_ttl(int timeout_s)
+{
+    if (timeout_s == CACHE_FOREVER)
+        return 0;
+    if (timeout_s <= 0)
+        return cached_default_timeout_s;
+    return (unsigned)timeout_s;
+}
+
+static bool cached_parse_u64(struct str s, uint64_t *out)
+{
+    if (s.len == 0 || s.len > 20)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < s.len; i++) {
+        if (s.p[i] < '0' || s.p[i] > '9')
+            return false;
+        uint64_t d = (uint64_t)(s.p[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+static void cached_sleep_ms(unsigned ms)
+{
+    struct timespec ts = { 0, (long)ms * 1000000L };
+    nanosleep(&ts, NULL);
+}

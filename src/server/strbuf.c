@@ -30,7 +30,12 @@ bool strbuf_reserve(struct strbuf *sb, size_t extra)
     size_t cap = sb->cap ? sb->cap : 256;
     while (cap < want)
         cap *= 2;
-    char *p = arena_realloc(sb->arena, sb->p, sb->cap, cap);
+    /* cap == 0 with len > 0: the bytes are borrowed (e.g. a cached body), so
+     * copy len of them rather than assuming we own a block. */
+    size_t old = sb->cap ? sb->cap : sb->len;
+    char *p = arena_realloc(sb->arena, sb->cap ? sb->p : NULL, sb->cap, cap);
+    if (p && !sb->cap && sb->len)
+        memcpy(p, sb->p, old);
     if (!p) {
         sb->oom = true;
         return false;

@@ -4,6 +4,8 @@
  * Invariants: p[len] == '\0' whenever cap > 0 (handy for C APIs);
  *   on out of memory the buffer stays as it was and sb->oom is set, so
  *   callers may append freely and check once at the end.
+ *   cap == 0 with len > 0 means p borrows bytes someone else owns (a cached
+ *   body): the first append copies them into the arena.
  */
 #ifndef TASKLIST_SERVER_STRBUF_H
 #define TASKLIST_SERVER_STRBUF_H

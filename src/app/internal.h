@@ -1,0 +1,77 @@
+/*
+ * app/internal.h - what the files of src/app share, never included from
+ * outside src/app.
+ * Owns: the master state (templates, router), the per-worker context
+ *   (db, cache, sessions) and the per-request state (session, messages
+ *   shown without a session), plus helpers every view uses.
+ */
+#ifndef TASKLIST_APP_INTERNAL_H
+#define TASKLIST_APP_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "../cache/session.h"
+#include "../db/db.h"
+#include "../server/config.h"
+#include "../server/request.h"
+#include "../server/response.h"
+#include "../server/router.h"
+#include "../template/template.h"
+#include "task_dao.h"
+
+/* Built in the master, shared copy-on-write by the workers. */
+struct app_state {
+    struct tpl_set *templates;
+    struct router *router;
+};
+
+/* One per worker, created after fork. */
+struct app_worker {
+    const struct cfg *cfg;
+    const struct app_state *state;
+    struct db *db;
+    struct cache *cache;
+    struct sess_store *sessions;
+};
+
+/* One per request, in the arena. */
+struct app_request {
+    struct sess *sess;            /* NULL when sessions are off */
+    struct str *messages;         /* flashed without a session: shown on this page */
+    size_t n_messages;
+};
+
+static inline struct app_worker *app_worker_of(const struct req *r)
+{
+    return (struct app_worker *)r->app;
+}
+
+static inline struct app_request *app_request_of(const struct req *r)
+{
+    return (struct app_request *)r->app_req;
+}
+
+/* Render template name with vars into w->body (200 unless w->status was set). */
+enum tl_err app_render(struct req *r, struct resp *w, const char *name, const struct tpl_value *vars);
+
+/* True when a flash can ride on a session to the next page (cache on). */
+bool app_sessions_usable(const struct req *r);
+/* Flash msg: into the session when usable, else onto this request's page. */
+void app_flash(struct req *r, struct str msg);
+
+/* Validate a task name from a form or JSON: NULL when fine, else the
+ * message to show ("Task name is required.", a length message). */
+const char *app_task_name_problem(const struct req *r, struct str name);
+
+/* The memoized query (MEMOIZE in task_cache.c) and the invalidation every
+ * write runs after its commit. deleted_id > 0 also drops that task's fragment. */
+enum tl_err app_all_tasks(struct req *r, struct task_list *out);
+void app_tasks_changed(struct req *r, long long deleted_id);
+
+/* Route handlers. */
+enum tl_err view_index(struct req *r, struct resp *w);
+enum tl_err view_delete(struct req *r, struct resp *w);
+enum tl_err api_tasks(struct req *r, struct resp *w);
+enum tl_err api_task(struct req *r, struct resp *w);
+
+#endif

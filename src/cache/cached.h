@@ -1,0 +1,161 @@
+/*
+ * cache/cached.h - the decorator-like macro layer: cached views and memoized
+ * functions (Flask-Caching's @cache.cached and @cache.memoize, done in C).
+ * Owns: the wrappers' runtime (cache_view_run, cache_memo_run), entry
+ *   formats (every entry carries the generation it was built from and is
+ *   checked against the current one in the same multi-get), invalidation
+ *   helpers (cache_delete_view, cache_delete_memoized), stampede locks.
+ * Invariants: macros only declare and wire; all logic is in plain functions
+ *   you can step through in gdb. Nothing read from memcached is used before
+ *   its codec validated it. A cache that is off or down means every wrapper
+ *   simply calls the wrapped function.
+ * Context: worker only; cache_bind() once after fork.
+ */
+#ifndef TASKLIST_CACHE_CACHED_H
+#define TASKLIST_CACHE_CACHED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../err.h"
+#include "../server/arena.h"
+#include "../server/request.h"
+#include "../server/response.h"
+#include "../server/str.h"
+#include "../server/strbuf.h"
+
+struct cache;
+
+/* Timeout values in specs: 0 = the configured default (300 s, Flask-Caching's
+ * CACHE_DEFAULT_TIMEOUT), CACHE_FOREVER = never expire, N = N seconds. */
+#define CACHE_FOREVER (-1)
+
+/* Bind the layer to this worker's client (borrowed) and default timeout. */
+void cache_bind(struct cache *cc, unsigned default_timeout_s);
+struct cache *cache_bound(void);
+/* The default timeout given to cache_bind (300 s unless configured). */
+unsigned cache_default_timeout(void);
+
+/* ---- cached views ---------------------------------------------------- */
+
+typedef enum tl_err (*cache_view_fn)(struct req *r, struct resp *w);
+
+struct cache_view_spec {
+    const char *name;             /* function name, for logs (#name) */
+    const char *file;             /* __FILE__:__LINE__ of the declaration */
+    unsigned line;
+    int timeout_s;                /* see CACHE_FOREVER */
+    const char *key_prefix;       /* default "view/%s": %s = request path */
+    bool query_string;            /* key includes a digest of the sorted query args */
+    bool (*unless)(struct req *r);           /* true: skip lookup and store */
+    bool (*response_filter)(const struct resp *w); /* false: do not store */
+};
+
+/* Serve r from the view cache when a valid entry exists (X-Cache: HIT),
+ * otherwise run fn and store its response when cacheable (status 200, no
+ * Set-Cookie, passes response_filter) tagged with the generation read before
+ * fn ran (X-Cache: MISS). Adds ETag; answers 304 to a matching If-None-Match.
+ * A cold key is computed once across workers (a short add-lock; the others
+ * wait briefly for the result, then compute themselves). */
+enum tl_err cache_view_run(const struct cache_view_spec *spec, struct req *r, struct resp *w,
+                           cache_view_fn fn);
+
+/* Declare a cached view: `CACHED_VIEW(app_index, .unless = is_post) { body }`.
+ * The body is an ordinary function named app_index_impl (tests call it to
+ * bypass the cache); app_index is the wrapper that goes in the route table. */
+#define CACHED_VIEW(fn, ...)                                                    \
+    static enum tl_err fn##_impl(struct req *r, struct resp *w);               \
+    static enum tl_err fn(struct req *r, struct resp *w)                        \
+    {                                                                             \
+        static const struct cache_view_spec fn##_spec = {                       \
+            .name = #fn, .file = __FILE__, .line = __LINE__, __VA_ARGS__ };     \
+        return cache_view_run(&fn##_spec, r, w, fn##_impl);                   \
+    }                                                                             \
+    static enum tl_err fn##_impl(struct req *r, struct resp *w)
+
+/* Delete the cached view for path (key_prefix's default form). */
+enum tl_err cache_delete_view(struct str path);
+
+/* ---- memoize and cached functions ------------------------------------ */
+
+/* An explicit codec: nothing read back can execute, and decode validates. */
+struct cache_codec {
+    const char *name;
+    /* Append the encoding of *value to out. */
+    enum tl_err (*encode)(const void *value, struct strbuf *out);
+    /* Decode bytes into *value (allocating from a); TL_EPARSE when invalid. */
+    enum tl_err (*decode)(struct str bytes, struct arena *a, void *value);
+};
+
+/* The arguments of a memoized call: parts are what the key depends on (they
+ * are joined and hashed into the key); ctx is passed through (a db handle). */
+struct cache_args {
+    const struct str *parts;
+    size_t n_parts;
+    void *ctx;
+};
+
+typedef enum tl_err (*cache_compute_fn)(struct arena *a, const struct cache_args *args, void *out);
+
+struct cache_memo_spec {
+    const char *name;             /* function name: memoize keys and <name>_memver */
+    const char *file;
+    unsigned line;
+    int timeout_s;
+    const struct cache_codec *codec;
+    const char *key_prefix;       /* set: Flask's cached(key_prefix=...): fixed key, no memver */
+    bool (*unless)(void);
+};
+
+/* Return the memoized result of compute(a, args, out): one multi-get of
+ * [entry, <name>_memver, generation]; an entry is valid only when built
+ * from the current memver and generation. On a miss, compute and store. */
+enum tl_err cache_memo_run(const struct cache_memo_spec *spec, struct arena *a,
+                           const struct cache_args *args, void *out, cache_compute_fn compute);
+
+/* MEMOIZE(get_all_tasks, struct task_list, .codec = &task_list_codec) { body }
+ * declares `enum tl_err get_all_tasks(struct arena *a, const struct cache_args *args,
+ * struct task_list *out)` wrapping get_all_tasks_impl (same signature). */
+#define MEMOIZE(fn, out_type, ...)                                                      \
+    static enum tl_err fn##_impl(struct arena *a, const struct cache_args *args,         \
+                                   out_type *out);                                          \
+    static enum tl_err fn##_compute(struct arena *a, const struct cache_args *args,      \
+                                      void *out)                                            \
+    {                                                                                       \
+        return fn##_impl(a, args, (out_type *)out);                                       \
+    }                                                                                       \
+    const struct cache_memo_spec fn##_memo = {                                            \
+        .name = #fn, .file = __FILE__, .line = __LINE__, __VA_ARGS__ };                   \
+    enum tl_err fn(struct arena *a, const struct cache_args *args, out_type *out)         \
+    {                                                                                       \
+        return cache_memo_run(&fn##_memo, a, args, out, fn##_compute);                  \
+    }                                                                                       \
+    static enum tl_err fn##_impl(struct arena *a, const struct cache_args *args,         \
+                                   out_type *out)
+
+/* CACHED(name, out_type, .key_prefix = "get_all_tasks", .codec = ...): the
+ * same, with a fixed key (for zero-argument functions; slightly cheaper). */
+#define CACHED(name, out_type, ...) MEMOIZE(name, out_type, __VA_ARGS__)
+
+/* delete_memoized(fn): bump <name>_memver so every entry of fn is stale.
+ * With args (n_parts > 0): delete only that entry. For a CACHED spec: delete
+ * its fixed key. An undeliverable invalidation marks the namespace dirty. */
+enum tl_err cache_delete_memoized(const struct cache_memo_spec *spec, const struct cache_args *args);
+
+/* Bump the generation: every view and memoized entry becomes stale at once.
+ * Call after every committed write (before the explicit deletes). */
+enum tl_err cache_invalidate_all(void);
+
+/* Entry codecs, exposed for tests and fuzzing. */
+struct cache_view_entry {
+    uint64_t generation;
+    int status;
+    struct str content_type;
+    struct str headers;   /* "Name: value\r\n" lines */
+    struct str etag;
+    struct str body;
+};
+void cache_view_entry_encode(const struct cache_view_entry *e, struct strbuf *out);
+enum tl_err cache_view_entry_decode(struct str bytes, struct cache_view_entry *e);
+
+#endif
