@@ -1,0 +1,26 @@
+#!/bin/bash
+# scripts/deps.sh - install every Debian package tasklist needs to build, run, test and benchmark.
+# Idempotent: installs only what is missing (apt-get update first, as a fresh machine needs).
+# usage: scripts/deps.sh [build|run|test|bench]   (default: test = everything the test suite uses)
+set -euo pipefail
+BUILD="meson ninja-build pkg-config gcc libc6-dev libfcgi-dev libinih-dev libmemcached-dev libmariadb-dev
+  libsasl2-dev libsodium-dev libsqlite3-dev libjansson-dev"
+RUN="$BUILD nginx memcached sasl2-bin libmemcached-tools sqlite3 python3 curl procps"
+TEST="$RUN clang libclang-rt-14-dev spawn-fcgi mariadb-server mariadb-client python3-jinja2 wrk psmisc"
+BENCH="$TEST gnuplot-nox"
+case "${1:-test}" in
+  build) want=$BUILD ;; run) want=$RUN ;; test) want=$TEST ;; bench) want=$BENCH ;;
+  *) echo "usage: $0 [build|run|test|bench]" >&2; exit 2 ;;
+esac
+missing=()
+for p in $want; do
+  # nginx is only a fallback name: any nginx binary will do
+  if [ "$p" = nginx ] && command -v nginx >/dev/null 2>&1; then continue; fi
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  echo "installing: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
