@@ -1,0 +1,325 @@
+/*
+ * tests/app/test_cache_layer.c - the caching layer against a real memcached
+ * (address in TL_TEST_MEMCACHED, started by test_cache_layer.sh):
+ *  - view hit/miss, X-Cache, ETag and 304;
+ *  - the stale-write race: a GET that missed before a write stores its old
+ *    page after the write's invalidation; later GETs must not serve it;
+ *  - stampede: 32 processes missing the same cold key recompute it once;
+ *  - memoize: delete_memoized bumps the version, CACHED's fixed key;
+ *  - a forged entry in memcached is refused, not served.
+ */
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache/cached.h"
+#include "cache/client.h"
+#include "server/config.h"
+
+static int failures;
+#define CHECK(cond, ...)                                                   \
+    do {                                                                   \
+        if (!(cond)) {                                                     \
+            failures++;                                                    \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                    \
+            printf(__VA_ARGS__);                                           \
+            printf("\n");                                                  \
+        }                                                                  \
+    } while (0)
+
+/* State shared by forked processes: the "database" and counters. */
+struct shared {
+    atomic_int version;        /* the data a render reads */
+    atomic_int renders;        /* how many times the view body ran */
+    atomic_int render_delay_ms;
+    atomic_int served_hits;
+};
+static struct shared *sh;
+static struct cfg test_cfg;
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static struct cache *connect_cache(void)
+{
+    struct cache *cc = cache_new(&test_cfg);
+    if (!cc || !cache_enabled(cc)) {
+        printf("no cache client for %s\n", test_cfg.cache_servers);
+        exit(1);
+    }
+    cache_bind(cc, 300);
+    return cc;
+}
+
+/* A fake request for "/" (what the router and parser would have built). */
+static void fake_get(struct req *r, struct arena *a, const char *if_none_match)
+{
+    memset(r, 0, sizeof *r);
+    r->arena = a;
+    r->method = HTTP_GET;
+    r->method_name = STR("GET");
+    r->path = STR("/");
+    if (if_none_match) {
+        struct req_kv *kv = arena_alloc(a, sizeof *kv);
+        kv->name = STR("HTTP_IF_NONE_MATCH");
+        kv->value = str_c(if_none_match);
+        r->params = (struct req_kvs){ kv, 1 };
+    }
+}
+
+CACHED_VIEW(test_view, .timeout_s = 60)
+{
+    int v = atomic_load(&sh->version);
+    atomic_fetch_add(&sh->renders, 1);
+    int d = atomic_load(&sh->render_delay_ms);
+    if (d)
+        sleep_ms(d);   /* a slow render: the window of the race */
+    strbuf_printf(&w->body, "<p>version %d</p>", v);
+    (void)r;
+    return TL_OK;
+}
+
+static bool header_has(const struct resp *w, const char *line)
+{
+    return w->headers.p && strstr(w->headers.p, line) != NULL;
+}
+
+static int get_page(struct arena *a, struct resp *w, const char *inm)
+{
+    struct req r;
+    fake_get(&r, a, inm);
+    resp_init(w, a);
+    enum tl_err e = test_view(&r, w);
+    return e == TL_OK ? w->status : -1;
+}
+
+static void write_data(int new_version)
+{
+    atomic_store(&sh->version, new_version);   /* "commit" */
+    cache_invalidate_all();
+    cache_delete_view(STR("/"));
+}
+
+static void test_hit_miss_etag(void)
+{
+    struct arena *a = arena_new(0);
+    struct resp w;
+    atomic_store(&sh->renders, 0);
+    CHECK(get_page(a, &w, NULL) == 200 && header_has(&w, "X-Cache: MISS"), "first GET is a miss");
+    CHECK(get_page(a, &w, NULL) == 200 && header_has(&w, "X-Cache: HIT"), "second GET is a hit");
+    CHECK(atomic_load(&sh->renders) == 1, "rendered %d times, want 1", atomic_load(&sh->renders));
+    const char *et = strstr(w.headers.p, "ETag: ");
+    CHECK(et != NULL, "hit has an ETag");
+    if (et) {
+        char tag[64] = { 0 };
+        sscanf(et + 6, "%63[^\r]", tag);
+        struct resp w2;
+        CHECK(get_page(a, &w2, tag) == 304 && w2.body.len == 0, "If-None-Match gives 304 without body");
+    }
+    write_data(2);
+    CHECK(get_page(a, &w, NULL) == 200 && strstr(w.body.p, "version 2"), "a write shows at once");
+    arena_free(a);
+}
+
+/* The race: A misses and renders slowly from version 3; B commits version 4
+ * and invalidates while A renders; A then stores its version-3 page. */
+static void test_stale_write_race(void)
+{
+    struct arena *a = arena_new(0);
+    struct resp w;
+    write_data(3);
+    atomic_store(&sh->render_delay_ms, 300);
+    pid_t reader = fork();
+    if (reader == 0) {
+        struct cache *cc = connect_cache();
+        struct arena *ca = arena_new(0);
+        struct resp cw;
+        get_page(ca, &cw, NULL);
+        cache_free(cc);
+        _exit(strstr(cw.body.p, "version 3") ? 0 : 1);
+    }
+    sleep_ms(100);              /* the reader is inside its render now */
+    write_data(4);              /* B: commit + invalidate, mid-render */
+    int st;
+    waitpid(reader, &st, 0);
+    atomic_store(&sh->render_delay_ms, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the reader rendered version 3 (race set up)");
+    /* The race happened: the old page is in memcached, stored after the write. */
+    struct str stored;
+    CHECK(cache_get(cache_bound(), STR("view//"), a, &stored) == TL_OK &&
+              memmem(stored.p, stored.len, "version 3", 9), "the stale page was stored after the write");
+    CHECK(get_page(a, &w, NULL) == 200 && strstr(w.body.p, "version 4"),
+          "after the write a GET served: %s", w.body.p ? w.body.p : "(none)");
+    CHECK(header_has(&w, "X-Cache: MISS"), "the stale entry was refused (MISS)");
+    arena_free(a);
+}
+
+static void test_stampede(void)
+{
+    enum { N = 32 };
+    write_data(5);
+    atomic_store(&sh->renders, 0);
+    atomic_store(&sh->render_delay_ms, 100);
+    pid_t kids[N];
+    for (int i = 0; i < N; i++) {
+        kids[i] = fork();
+        if (kids[i] == 0) {
+            struct cache *cc = connect_cache();
+            struct arena *ca = arena_new(0);
+            struct resp cw;
+            int s = get_page(ca, &cw, NULL);
+            bool ok = s == 200 && cw.body.p && strstr(cw.body.p, "version 5");
+            cache_free(cc);
+            _exit(ok ? 0 : 1);
+        }
+    }
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        int st;
+        waitpid(kids[i], &st, 0);
+        bad += !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    atomic_store(&sh->render_delay_ms, 0);
+    printf("stampede: %d concurrent cold requests, %d render(s), %d bad answers\n", N,
+           atomic_load(&sh->renders), bad);
+    CHECK(bad == 0, "%d of %d requests got a wrong page", bad, N);
+    CHECK(atomic_load(&sh->renders) == 1, "stampede recomputed %d times, want 1", atomic_load(&sh->renders));
+}
+
+/* memoize */
+struct counted { long long value; };
+static atomic_int *memo_calls;
+
+static enum tl_err counted_encode(const void *v, struct strbuf *out)
+{
+    strbuf_printf(out, "%lld", ((const struct counted *)v)->value);
+    return TL_OK;
+}
+static enum tl_err counted_decode(struct str b, struct arena *a, void *v)
+{
+    (void)a;
+    char buf[32];
+    if (b.len == 0 || b.len >= sizeof buf)
+        return TL_EPARSE;
+    memcpy(buf, b.p, b.len);
+    buf[b.len] = 0;
+    char *end;
+    ((struct counted *)v)->value = strtoll(buf, &end, 10);
+    return *end ? TL_EPARSE : TL_OK;
+}
+static const struct cache_codec counted_codec = { "counted", counted_encode, counted_decode };
+
+enum tl_err square(struct arena *a, const struct cache_args *args, struct counted *out);
+enum tl_err fixed_answer(struct arena *a, const struct cache_args *args, struct counted *out);
+
+MEMOIZE(square, struct counted, .codec = &counted_codec, .timeout_s = 60)
+{
+    (void)a;
+    atomic_fetch_add(memo_calls, 1);
+    long long x = atol(args->parts[0].p);
+    out->value = x * x + atomic_load(&sh->version) * 1000;
+    return TL_OK;
+}
+
+CACHED(fixed_answer, struct counted, .key_prefix = "get_all_tasks", .codec = &counted_codec)
+{
+    (void)a;
+    (void)args;
+    atomic_fetch_add(memo_calls, 1);
+    out->value = 42 + atomic_load(&sh->version);
+    return TL_OK;
+}
+
+static void test_memoize(void)
+{
+    struct arena *a = arena_new(0);
+    memo_calls = &sh->renders;
+    atomic_store(&sh->renders, 0);
+    atomic_store(&sh->version, 0);
+    struct str seven = STR("7"), eight = STR("8");
+    struct cache_args a7 = { &seven, 1, NULL }, a8 = { &eight, 1, NULL };
+    struct counted c;
+    CHECK(square(a, &a7, &c) == TL_OK && c.value == 49, "square(7)");
+    CHECK(square(a, &a7, &c) == TL_OK && c.value == 49 && atomic_load(memo_calls) == 1, "memoized");
+    CHECK(square(a, &a8, &c) == TL_OK && c.value == 64 && atomic_load(memo_calls) == 2, "other args");
+    atomic_store(&sh->version, 1);
+    cache_delete_memoized(&square_memo, &a7);          /* one entry */
+    CHECK(square(a, &a7, &c) == TL_OK && c.value == 1049 && atomic_load(memo_calls) == 3, "entry deleted");
+    CHECK(square(a, &a8, &c) == TL_OK && c.value == 64 && atomic_load(memo_calls) == 3, "other entry kept");
+    cache_delete_memoized(&square_memo, NULL);          /* every entry: memver bump */
+    CHECK(square(a, &a8, &c) == TL_OK && c.value == 1064 && atomic_load(memo_calls) == 4, "memver bump");
+    CHECK(fixed_answer(a, NULL, &c) == TL_OK && c.value == 43 && atomic_load(memo_calls) == 5, "cached");
+    CHECK(fixed_answer(a, NULL, &c) == TL_OK && c.value == 43 && atomic_load(memo_calls) == 5, "cached hit");
+    struct str raw;
+    CHECK(cache_get(cache_bound(), STR("get_all_tasks"), a, &raw) == TL_OK, "CACHED uses its key_prefix as key");
+    atomic_store(&sh->version, 2);
+    cache_delete_memoized(&fixed_answer_memo, NULL);
+    CHECK(fixed_answer(a, NULL, &c) == TL_OK && c.value == 44, "CACHED invalidated");
+    /* A forged value under the memo key is refused by the codec, not trusted. */
+    cache_set(cache_bound(), STR("get_all_tasks"), STR("M1 0 1\nnot-a-number"), 60);
+    int before = atomic_load(memo_calls);
+    CHECK(fixed_answer(a, NULL, &c) == TL_OK && c.value == 44 && atomic_load(memo_calls) == before + 1,
+          "forged memo entry recomputed");
+    arena_free(a);
+}
+
+static void test_forged_view_entry(void)
+{
+    struct arena *a = arena_new(0);
+    struct resp w;
+    get_page(a, &w, NULL);
+    struct str gen;
+    CHECK(cache_get(cache_bound(), cache_generation_key(cache_bound()), a, &gen) == TL_OK, "generation exists");
+    char forged[256];
+    int n = snprintf(forged, sizeof forged, "V1 %.*s 200 9 16 0 4\ntext/htmlX-Evil: 1\nboom\r\nevil", STR_FMT(gen));
+    cache_set(cache_bound(), STR("view//"), (struct str){ forged, (size_t)n }, 60);
+    CHECK(get_page(a, &w, NULL) == 200 && !header_has(&w, "X-Evil") && !strstr(w.body.p, "evil"),
+          "forged view entry served");
+    arena_free(a);
+}
+
+int main(void)
+{
+    const char *servers = getenv("TL_TEST_MEMCACHED");
+    if (!servers) {
+        printf("TL_TEST_MEMCACHED not set\n");
+        return 77;
+    }
+    memset(&test_cfg, 0, sizeof test_cfg);
+    snprintf(test_cfg.cache_servers, sizeof test_cfg.cache_servers, "%s", servers);
+    snprintf(test_cfg.cache_key_prefix, sizeof test_cfg.cache_key_prefix, "layertest:");
+    test_cfg.cache_default_timeout_s = 300;
+    test_cfg.cache_connect_timeout_ms = 2000;
+    test_cfg.cache_send_timeout_ms = 750;
+    test_cfg.cache_recv_timeout_ms = 750;
+    test_cfg.cache_poll_timeout_ms = 2000;
+    test_cfg.cache_retry_timeout_s = 2;
+    test_cfg.cache_dead_timeout_s = 30;
+    test_cfg.cache_tcp_nodelay = true;
+    test_cfg.cache_remove_failed = true;
+    test_cfg.cache_item_size_max = 1024 * 1024;
+
+    sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    struct cache *cc = connect_cache();
+    test_hit_miss_etag();
+    test_stale_write_race();
+    test_stampede();
+    test_memoize();
+    test_forged_view_entry();
+    cache_free(cc);
+    if (failures) {
+        printf("%d failure(s)\n", failures);
+        return 1;
+    }
+    printf("cache layer: hit/miss/etag, stale-write race, stampede, memoize, forged entries all hold\n");
+    return 0;
+}
