@@ -110,6 +110,10 @@ static enum tl_err app_before(struct req *r, struct resp *w)
         return TL_ENOMEM;
     if (aw->sessions)
         ar->sess = sess_begin(aw->sessions, req_cookie(r, "session"), r->arena);
+    if (aw->cfg->debug) {
+        ar->db_queries_at_start = db_query_count(aw->db);
+        ar->cache_round_trips_at_start = cache_stats_of(aw->cache)->round_trips;
+    }
     r->app_req = ar;
     return TL_OK;
 }
@@ -117,12 +121,23 @@ static enum tl_err app_before(struct req *r, struct resp *w)
 static void app_after(struct req *r, struct resp *w)
 {
     struct app_request *ar = app_request_of(r);
-    if (!ar || !ar->sess)
+    struct app_worker *aw = app_worker_of(r);
+    if (!ar)
         return;
-    struct str cookie = STR_NULL;
-    sess_commit(ar->sess, r->is_https || app_worker_of(r)->cfg->session_cookie_secure, &cookie);
-    if (cookie.len)
-        resp_set_cookie(w, cookie);
+    if (ar->sess) {
+        struct str cookie = STR_NULL;
+        sess_commit(ar->sess, r->is_https || aw->cfg->session_cookie_secure, &cookie);
+        if (cookie.len)
+            resp_set_cookie(w, cookie);
+    }
+    if (aw->cfg->debug) {
+        /* What this request cost: tests and benchmarks read it (debug only). */
+        char *v = arena_printf(r->arena, "db=%llu; cache_rt=%llu",
+                               (unsigned long long)(db_query_count(aw->db) - ar->db_queries_at_start),
+                               (unsigned long long)(cache_stats_of(aw->cache)->round_trips -
+                                                    ar->cache_round_trips_at_start));
+        resp_header(w, "X-Debug-Counters", str_c(v));
+    }
 }
 
 const struct srv_app app_tasklist = {

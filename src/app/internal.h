@@ -9,6 +9,7 @@
 #define TASKLIST_APP_INTERNAL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "../cache/session.h"
 #include "../db/db.h"
@@ -39,6 +40,9 @@ struct app_request {
     struct sess *sess;            /* NULL when sessions are off */
     struct str *messages;         /* flashed without a session: shown on this page */
     size_t n_messages;
+    /* counters at the start of the request (debug header X-Debug-Counters) */
+    uint64_t db_queries_at_start;
+    uint64_t cache_round_trips_at_start;
 };
 
 static inline struct app_worker *app_worker_of(const struct req *r)

@@ -1,0 +1,76 @@
+#!/bin/bash
+# tests/e2e/caching.sh - the tutorial's caching story end to end: real nginx, the pool, SQLite and
+# a real SASL memcached, read from memcached's own counters (as the MemCachier dashboard shows them)
+# and from the app's X-Debug-Counters header (debug mode: db queries and cache round trips per request).
+. "$(dirname "$0")/../lib/servers.sh"
+. "$(dirname "$0")/app_lib.sh"
+tl_init caching
+tl_need memcstat
+MCPORT=$(tl_free_port)
+tl_start_sasl_memcached "$MCPORT" mcuser mcpass
+export MEMCACHIER_SERVERS=127.0.0.1:$MCPORT MEMCACHIER_USERNAME=mcuser MEMCACHIER_PASSWORD=mcpass
+export DATABASE_URL="sqlite:///$T/db/tasks.sqlite" TASKLIST_SERVER_DEBUG=true
+app_start
+stats() { memcstat --binary --servers=127.0.0.1:$MCPORT --username=mcuser --password=mcpass |
+  awk '/get_hits:/{h=$2} /get_misses:/{m=$2} /cmd_set:/{s=$2} END{print h+0, m+0, s+0}'; }
+hdrs() { curl -s -D - -o "$T/page" "$U/" "$@" | tr -d '\r'; }
+
+for i in 1 2 3; do post --data "name=task+$i" "$U/" >/dev/null; done
+h=$(hdrs); echo "$h" | grep -qi '^x-cache: miss' || tl_fail "first load is not a MISS"
+grep -c '<td>task [0-9]</td>' "$T/page" | grep -q 3 || tl_fail "first load does not list 3 tasks"
+h=$(hdrs); echo "$h" | grep -qi '^x-cache: hit' || tl_fail "reload is not a HIT"
+echo "$h" | grep -qi '^x-debug-counters: db=0; cache_rt=1' || tl_fail "cached GET /: want db=0 cache_rt=1, got: $(echo "$h" | grep -i debug)"
+read -r h0 m0 s0 <<<"$(stats)"
+hdrs >/dev/null
+read -r h1 m1 s1 <<<"$(stats)"
+echo "warm GET /: hits +$((h1 - h0)) misses +$((m1 - m0)) sets +$((s1 - s0))"
+[ $((m1 - m0)) = 0 ] && [ $((s1 - s0)) = 0 ] && [ $((h1 - h0)) -ge 1 ] && [ $((h1 - h0)) -le 2 ] ||
+  tl_fail "warm GET /: want hits +1..2, no miss, no set"
+etag=$(echo "$h" | awk -F': ' 'tolower($1)=="etag"{print $2}')
+[ -n "$etag" ] || tl_fail "no ETag on a cached page"
+c=$(code "$U/" -H "If-None-Match: $etag"); [ "$c" = 304 ] || tl_fail "If-None-Match answered $c, want 304"
+
+# add: visible at once; delete: gone at once (explicit invalidation after the commit)
+post --data "name=fresh+one" "$U/" >/dev/null
+h=$(hdrs); grep -q '<td>fresh one</td>' "$T/page" || tl_fail "added task not visible at once"
+echo "$h" | grep -qi '^x-cache: miss' || tl_fail "the page after a write is not a MISS"
+echo "$h" | grep -qi '^x-debug-counters: db=1;' || tl_fail "after a write: want one db query, got: $(echo "$h" | grep -i debug)"
+id=$(grep -o '/[0-9]*/delete' "$T/page" | tail -1 | tr -dc 0-9)
+post -X POST "$U/$id/delete" >/dev/null
+hdrs >/dev/null; grep -q 'fresh one' "$T/page" && tl_fail "deleted task still shown"
+h=$(hdrs); echo "$h" | grep -qi '^x-cache: hit' || tl_fail "the page is not cached again after a delete"
+# the deleted task's fragment is gone from memcached
+memcat --binary --servers=127.0.0.1:$MCPORT --username=mcuser --password=mcpass \
+  "tasklist:_template_fragment_cache_task-fragment_$id" >/dev/null 2>&1 && tl_fail "fragment of deleted task $id still cached"
+
+# query strings are ignored by the index view (Flask-Caching's default)
+h=$(hdrs -G --data 'x=1'); echo "$h" | grep -qi '^x-cache: hit' || tl_fail "GET /?x=1 is not served from the view cache"
+
+# stale-write race with a concurrent reader (as the acceptance check does, shorter)
+for i in $(seq 200); do printf 'name=bulk+%d&' "$i" >/dev/null; done
+wrk -t1 -c1 -d6s "$U/" >"$T/wrk.txt" 2>&1 &
+w=$!
+sleep 0.3
+stale=0
+for i in $(seq 12); do
+  curl -s -o /dev/null -H "Origin: $U" --data "name=first+$i" "$U/" \
+    --next -s -o /dev/null -H "Origin: $U" --data "name=race+$i" "$U/"
+  curl -s "$U/" | grep -q "<td>race $i</td>" || stale=$((stale + 1))
+done
+wait $w
+[ "$stale" = 0 ] || tl_fail "stale page after $stale of 12 write pairs with a concurrent reader"
+
+# tasklist cache stats shows the dashboard counters
+"$TL_BIN" cache stats >"$T/stats.txt" 2>&1 || tl_fail "tasklist cache stats failed: $(cat "$T/stats.txt")"
+for k in get_hits get_misses cmd_get cmd_set curr_items bytes evictions; do
+  grep -q "$k" "$T/stats.txt" || tl_fail "cache stats lacks $k"
+done
+
+# cache down: same pages, from the database, no error
+kill "$(cat "$T/mc$MCPORT/pid")"; sleep 0.5
+for i in 1 2 3; do
+  c=$(code "$U/"); [ "$c" = 200 ] || tl_fail "memcached down: GET / answered $c"
+done
+c=$(post --data "name=while+down" "$U/"); [ "$c" = 303 ] || tl_fail "memcached down: POST answered $c"
+page | grep -q "while down" || tl_fail "memcached down: new task not shown"
+echo "caching: MISS then HIT, warm GET = +$((h1 - h0)) hits / 0 misses / 0 sets, 1 round trip, 0 queries; writes visible at once; 0 stale of 12; cache down still serves"

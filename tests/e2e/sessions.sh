@@ -1,0 +1,52 @@
+#!/bin/bash
+# tests/e2e/sessions.sh - sessions and flash messages through real nginx with a real SASL memcached:
+# cookieless GETs write nothing; an empty name flashes once through a signed cookie; a tampered
+# cookie is not trusted; the cached view keeps serving everyone else.
+. "$(dirname "$0")/../lib/servers.sh"
+. "$(dirname "$0")/app_lib.sh"
+tl_init sessions
+tl_need memcstat
+MCPORT=$(tl_free_port)
+tl_start_sasl_memcached "$MCPORT" mcuser mcpass
+export MEMCACHIER_SERVERS=127.0.0.1:$MCPORT MEMCACHIER_USERNAME=mcuser MEMCACHIER_PASSWORD=mcpass
+export DATABASE_URL="sqlite:///$T/db/tasks.sqlite"
+app_start
+sets() { memcstat --binary --servers=127.0.0.1:$MCPORT --username=mcuser --password=mcpass | awk '/cmd_set:/{print $2}'; }
+curl -s -o /dev/null -H "Origin: $U" --data "name=one" "$U/"
+curl -s -o /dev/null "$U/"; curl -s -o /dev/null "$U/"
+s0=$(sets)
+for i in $(seq 10); do curl -s -D "$T/h$i" -o /dev/null "$U/"; done
+s1=$(sets)
+[ $((s1 - s0)) = 0 ] || tl_fail "10 cookieless GETs made $((s1 - s0)) cache writes"
+grep -qi '^set-cookie' "$T"/h[0-9]* && tl_fail "a cookieless GET got a cookie"
+jar=$T/jar
+c=$(curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{http_code}' -H "Origin: $U" --data "name=" "$U/")
+[ "$c" = 303 ] || tl_fail "empty name with sessions answered $c, want 303"
+v=$(awk '$6=="session"{print $7}' "$jar"); [ -n "$v" ] || tl_fail "no session cookie after a flash"
+echo "$v" | grep -Eq '^[0-9a-f]{64}\.[0-9a-f]{64}$' || tl_fail "cookie is not <hex id>.<hex mac>: $v"
+grep -i 'set-cookie' <(curl -s -D - -o /dev/null -b "$jar" "$U/" 2>/dev/null) >/dev/null
+curl -s -D "$T/ch" -c "$jar" -b "$jar" "$U/" >"$T/p1"
+# (the GET above already showed and popped the flash; do it again properly)
+c=$(curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{http_code}' -H "Origin: $U" --data "name=" "$U/")
+curl -s -c "$jar" -b "$jar" "$U/" | grep -q "Task name is required." || tl_fail "flash not shown after redirect"
+curl -s -c "$jar" -b "$jar" "$U/" | grep -q "Task name is required." && tl_fail "flash shown twice"
+h=$(curl -s -D - -o /dev/null "$U/" | tr -d '\r'); echo "$h" | grep -qi '^x-cache: hit' || tl_fail "others are no longer served the cached view"
+curl -s -D - -o /dev/null -H "Origin: $U" --data "name=" "$U/" | tr -d '\r' | grep -i '^set-cookie: session=' |
+  grep -q 'HttpOnly' || tl_fail "session cookie lacks HttpOnly"
+curl -s -D - -o /dev/null -H "Origin: $U" --data "name=" "$U/" | tr -d '\r' | grep -i '^set-cookie: session=' |
+  grep -qi 'SameSite=Lax' || tl_fail "session cookie lacks SameSite=Lax"
+c=$(curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{http_code}' -H "Origin: $U" --data "name=" "$U/")
+v=$(awk '$6=="session"{print $7}' "$jar")
+mac=${v##*.}; d=0; [ "${mac:0:1}" = 0 ] && d=1
+curl -s -b "session=${v%.*}.$d${mac:1}" "$U/" | grep -q "Task name is required." && tl_fail "a tampered cookie was trusted"
+curl -s -b "session=${v%.*}" "$U/" | grep -q "Task name is required." && tl_fail "a cookie without MAC was trusted"
+curl -s -b "session=$v" "$U/" | grep -q "Task name is required." || tl_fail "the genuine cookie lost its flash"
+# a forged id gets a fresh id, never the client's
+fake=$(printf '%064d' 7)
+curl -s -D "$T/fh" -o /dev/null -b "session=$fake.$(printf '%064d' 0)" -H "Origin: $U" --data "name=" "$U/"
+grep -i '^set-cookie: session=' "$T/fh" | grep -q "$fake" && tl_fail "the server adopted a forged session id"
+# sessions survive a worker restart: kill every worker, the flash is still there
+c=$(curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{http_code}' -H "Origin: $U" --data "name=" "$U/")
+for p in $(pgrep -P "$APP_PID"); do kill -9 "$p"; done; sleep 1
+curl -s -c "$jar" -b "$jar" "$U/" | grep -q "Task name is required." || tl_fail "the session did not survive a worker restart"
+echo "sessions: lazy (0 writes for 10 cookieless GETs), flash once, tampered/forged cookies refused, survives restarts"
