@@ -1,1 +1,605 @@
-/* cache/client.c - placeholder; filled in by its owner. */
+/*
+ * cache/client.c - the per-worker memcached client of client.h.
+ * Owns: the libmemcached handle (binary protocol, SASL PLAIN, ketama, the
+ *   tutorial's timeouts from struct cfg), the breaker, the dirty-namespace
+ *   flag, the generation key and the counters of struct cache_stats.
+ * Invariants:
+ *   - The handle is created on first use, in the process that uses it (so a
+ *     client made before fork never shares a socket), then checked with one
+ *     VERSION per server, which is what surfaces a wrong password
+ *     (libmemcached otherwise reports only "SERVER HAS FAILED" later).
+ *   - Breaker: any failed or timed-out operation closes every connection (a
+ *     late reply must never answer the next request) and skips all cache I/O
+ *     until open_until_ms. The first operation after that is the probe.
+ *     Consecutive failures double the interval (retry_timeout, 2x, 4x, ...)
+ *     up to dead_timeout: with N workers taking requests in turn, a fixed
+ *     interval shorter than N timeouts would let every request pay one.
+ *   - An invalidation (delete/incr) that was skipped or failed marks the
+ *     namespace dirty; the probe that finds the servers answering bumps the
+ *     generation before anything else is read or written.
+ *   - The password is only handed to libmemcached and never logged.
+ * Context: one client per worker (after fork) or per one-shot command;
+ *   single-threaded.
+ */
+#include <libmemcached/memcached.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../server/config.h"
+#include "../server/log.h"
+#include "client_internal.h"
+
+struct cache {
+    bool is_enabled;
+    bool is_checked;        /* VERSION check passed since the last (re)connect */
+    bool is_dirty;          /* an invalidation was not delivered */
+    bool is_open;           /* breaker open (or half-open once open_until_ms passed) */
+    bool has_logged_auth;   /* the wrong-credentials message is said once */
+    memcached_st *mc;       /* NULL until first use */
+    int64_t open_until_ms;  /* CLOCK_MONOTONIC */
+    unsigned n_failures;    /* consecutive failures, for the backoff */
+    struct cache_server servers[CACHE_SERVERS_MAX];
+    size_t n_servers;
+    char username[256];
+    char password[256];
+    char prefix[65];
+    size_t prefix_len;
+    char gen_key[CACHE_KEY_MAX + 1];
+    size_t gen_key_len;
+    unsigned connect_timeout_ms, send_timeout_ms, recv_timeout_ms, poll_timeout_ms;
+    unsigned retry_timeout_s, dead_timeout_s;
+    bool tcp_nodelay, tcp_keepalive, remove_failed;
+    unsigned long item_size_max;
+    struct cache_stats stats;
+};
+
+static int64_t cache_now_ms(void);
+static enum tl_err cache_begin(struct cache *cc);
+static void cache_ok(struct cache *cc);
+static enum tl_err cache_fail(struct cache *cc, const char *op, struct str key, memcached_return_t rc);
+static enum tl_err cache_handle_create(struct cache *cc);
+static enum tl_err cache_check(struct cache *cc);
+static enum tl_err cache_bump_raw(struct cache *cc, uint64_t *out);
+static time_t cache_expiry(unsigned ttl_s);
+static enum tl_err cache_store(struct cache *cc, bool is_add, struct str key, struct str value,
+                               unsigned ttl_s);
+
+struct cache *cache_new(const struct cfg *c)
+{
+    struct cache *cc = calloc(1, sizeof *cc);
+    if (!cc)
+        return NULL;
+    snprintf(cc->username, sizeof cc->username, "%s", c->cache_username);
+    snprintf(cc->password, sizeof cc->password, "%s", c->cache_password);
+    cc->prefix_len = strnlen(c->cache_key_prefix, 64);
+    memcpy(cc->prefix, c->cache_key_prefix, cc->prefix_len);
+    cc->gen_key_len = cache_key_build(cache_prefix_of(cc), STR("gen"), cc->gen_key);
+    cc->connect_timeout_ms = c->cache_connect_timeout_ms;
+    cc->send_timeout_ms = c->cache_send_timeout_ms;
+    cc->recv_timeout_ms = c->cache_recv_timeout_ms;
+    cc->poll_timeout_ms = c->cache_poll_timeout_ms;
+    cc->retry_timeout_s = c->cache_retry_timeout_s;
+    cc->dead_timeout_s = c->cache_dead_timeout_s;
+    cc->tcp_nodelay = c->cache_tcp_nodelay;
+    cc->tcp_keepalive = c->cache_tcp_keepalive;
+    cc->remove_failed = c->cache_remove_failed;
+    cc->item_size_max = c->cache_item_size_max;
+
+    char err[256];
+    int n = cache_servers_parse(c->cache_servers, cc->servers, CACHE_SERVERS_MAX, err, sizeof err);
+    if (n < 0) {
+        log_error("cache: cache_servers \"%s\": %s; caching is off", c->cache_servers, err);
+        return cc;
+    }
+    if (n == 0) {
+        log_info("cache: no cache servers configured; caching is off (every lookup misses)");
+        return cc;
+    }
+    cc->n_servers = (size_t)n;
+    cc->is_enabled = true;
+    return cc;
+}
+
+void cache_free(struct cache *cc)
+{
+    if (!cc)
+        return;
+    if (cc->mc)
+        memcached_free(cc->mc);
+    sodium_memzero(cc->password, sizeof cc->password);
+    free(cc);
+}
+
+bool cache_enabled(const struct cache *cc)
+{
+    return cc && cc->is_enabled;
+}
+
+struct str cache_prefix_of(const struct cache *cc)
+{
+    return (struct str){ cc->prefix, cc->prefix_len };
+}
+
+enum tl_err cache_get(struct cache *cc, struct str key, struct arena *a, struct str *value)
+{
+    *value = STR_NULL;
+    enum tl_err e = cache_begin(cc);
+    if (e != TL_OK)
+        return e;
+    char fk[CACHE_KEY_MAX + 1];
+    size_t fk_len = cache_key_build(cache_prefix_of(cc), key, fk);
+    size_t len = 0;
+    uint32_t flags = 0;
+    memcached_return_t rc;
+    cc->stats.round_trips++;
+    char *v = memcached_get(cc->mc, fk, fk_len, &len, &flags, &rc);
+    if (rc == MEMCACHED_SUCCESS) {
+        /* NULL with SUCCESS is an empty value (libmemcached's convention). */
+        size_t v_len = v ? len : 0;
+        char *copy = arena_strndup(a, v ? v : "", v_len);
+        free(v);
+        cache_ok(cc);
+        if (!copy)
+            return TL_ENOMEM;
+        cc->stats.hits++;
+        *value = (struct str){ copy, v_len };
+        return TL_OK;
+    }
+    free(v);
+    if (rc == MEMCACHED_NOTFOUND) {
+        cc->stats.misses++;
+        cache_ok(cc);
+        return TL_ENOTFOUND;
+    }
+    return cache_fail(cc, "get", key, rc);
+}
+
+enum tl_err cache_get_multi(struct cache *cc, const struct str *keys, size_t n, struct arena *a,
+                            struct str *values, bool *found)
+{
+    for (size_t i = 0; i < n; i++) {
+        found[i] = false;
+        values[i] = STR_NULL;
+    }
+    if (n == 0)
+        return cc->is_enabled ? TL_OK : TL_EUNAVAIL;
+    enum tl_err e = cache_begin(cc);
+    if (e != TL_OK)
+        return e;
+    const char **fks = arena_alloc(a, n * sizeof *fks);
+    size_t *fk_lens = arena_alloc(a, n * sizeof *fk_lens);
+    if (!fks || !fk_lens)
+        return TL_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        char buf[CACHE_KEY_MAX + 1];
+        fk_lens[i] = cache_key_build(cache_prefix_of(cc), keys[i], buf);
+        if (!(fks[i] = arena_strndup(a, buf, fk_lens[i])))
+            return TL_ENOMEM;
+    }
+    cc->stats.round_trips++;
+    /* A server that cannot be reached is skipped silently by mget (its keys
+     * just miss): the last-disconnect record is what tells us. */
+    memcached_reset_last_disconnected_server(cc->mc);
+    memcached_return_t rc = memcached_mget(cc->mc, fks, fk_lens, n);
+    if (rc != MEMCACHED_SUCCESS)
+        return cache_fail(cc, "get_multi", keys[0], rc);
+    memcached_result_st res;
+    memcached_result_create(cc->mc, &res);
+    bool is_oom = false;
+    while (memcached_fetch_result(cc->mc, &res, &rc)) {
+        const char *k = memcached_result_key_value(&res);
+        size_t k_len = memcached_result_key_length(&res);
+        for (size_t i = 0; i < n; i++) {
+            if (found[i] || fk_lens[i] != k_len || memcmp(fks[i], k, k_len) != 0)
+                continue;
+            size_t v_len = memcached_result_length(&res);
+            char *copy = arena_strndup(a, v_len ? memcached_result_value(&res) : "", v_len);
+            if (!copy) {
+                is_oom = true;
+                continue;
+            }
+            values[i] = (struct str){ copy, v_len };
+            found[i] = true;
+        }
+    }
+    memcached_result_free(&res);
+    bool is_failed = (rc != MEMCACHED_END && rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND) ||
+                     memcached_server_get_last_disconnect(cc->mc) != NULL;
+    if (is_failed) {
+        for (size_t i = 0; i < n; i++)
+            found[i] = false;
+        if (rc == MEMCACHED_END || rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND)
+            rc = MEMCACHED_CONNECTION_FAILURE;
+        return cache_fail(cc, "get_multi", keys[0], rc);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (found[i])
+            cc->stats.hits++;
+        else
+            cc->stats.misses++;
+    }
+    cache_ok(cc);
+    return is_oom ? TL_ENOMEM : TL_OK;
+}
+
+enum tl_err cache_set(struct cache *cc, struct str key, struct str value, unsigned ttl_s)
+{
+    return cache_store(cc, false, key, value, ttl_s);
+}
+
+enum tl_err cache_add(struct cache *cc, struct str key, struct str value, unsigned ttl_s)
+{
+    return cache_store(cc, true, key, value, ttl_s);
+}
+
+enum tl_err cache_delete(struct cache *cc, struct str key)
+{
+    if (!cc->is_enabled)
+        return TL_OK;
+    enum tl_err e = cache_begin(cc);
+    if (e != TL_OK) {
+        cc->is_dirty = true;
+        return e;
+    }
+    char fk[CACHE_KEY_MAX + 1];
+    size_t fk_len = cache_key_build(cache_prefix_of(cc), key, fk);
+    cc->stats.sets++;
+    cc->stats.round_trips++;
+    memcached_return_t rc = memcached_delete(cc->mc, fk, fk_len, 0);
+    if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND) {
+        cache_ok(cc);
+        return rc == MEMCACHED_SUCCESS ? TL_OK : TL_ENOTFOUND;
+    }
+    cc->is_dirty = true;
+    return cache_fail(cc, "delete", key, rc);
+}
+
+enum tl_err cache_incr(struct cache *cc, struct str key, uint64_t delta, uint64_t initial,
+                       unsigned ttl_s, uint64_t *out)
+{
+    if (!cc->is_enabled) {
+        if (out)
+            *out = initial;
+        return TL_OK;
+    }
+    enum tl_err e = cache_begin(cc);
+    if (e != TL_OK) {
+        cc->is_dirty = true;
+        return e;
+    }
+    char fk[CACHE_KEY_MAX + 1];
+    size_t fk_len = cache_key_build(cache_prefix_of(cc), key, fk);
+    uint64_t v = 0;
+    cc->stats.sets++;
+    cc->stats.round_trips++;
+    memcached_return_t rc =
+        memcached_increment_with_initial(cc->mc, fk, fk_len, delta, initial, cache_expiry(ttl_s), &v);
+    if (rc == MEMCACHED_SUCCESS) {
+        cache_ok(cc);
+        if (out)
+            *out = v;
+        return TL_OK;
+    }
+    if (rc == MEMCACHED_INVALID_ARGUMENTS || rc == MEMCACHED_CLIENT_ERROR) {
+        /* The server answered: the stored value is not a number. */
+        cache_ok(cc);
+        log_warn("cache: incr \"%.*s\": the stored value is not a number", STR_FMT(key));
+        return TL_EINVAL;
+    }
+    cc->is_dirty = true;
+    return cache_fail(cc, "incr", key, rc);
+}
+
+enum tl_err cache_touch(struct cache *cc, struct str key, unsigned ttl_s)
+{
+    if (!cc->is_enabled)
+        return TL_OK;
+    enum tl_err e = cache_begin(cc);
+    if (e != TL_OK)
+        return e;
+    char fk[CACHE_KEY_MAX + 1];
+    size_t fk_len = cache_key_build(cache_prefix_of(cc), key, fk);
+    cc->stats.sets++;
+    cc->stats.round_trips++;
+    memcached_return_t rc = memcached_touch(cc->mc, fk, fk_len, cache_expiry(ttl_s));
+    if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND) {
+        cache_ok(cc);
+        return rc == MEMCACHED_SUCCESS ? TL_OK : TL_ENOTFOUND;
+    }
+    return cache_fail(cc, "touch", key, rc);
+}
+
+struct str cache_generation_key(const struct cache *cc)
+{
+    return (struct str){ cc->gen_key, cc->gen_key_len };
+}
+
+enum tl_err cache_bump_generation(struct cache *cc, uint64_t *out)
+{
+    if (!cc->is_enabled) {
+        if (out)
+            *out = cache_generation_seed();
+        return TL_OK;
+    }
+    enum tl_err e = cache_begin(cc);
+    if (e != TL_OK) {
+        cc->is_dirty = true;
+        return e;
+    }
+    return cache_bump_raw(cc, out);
+}
+
+void cache_mark_dirty(struct cache *cc)
+{
+    if (cc->is_enabled)
+        cc->is_dirty = true;
+}
+
+uint64_t cache_generation_seed(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+enum tl_err cache_flush(struct cache *cc)
+{
+    if (!cc->is_enabled)
+        return TL_OK;
+    enum tl_err e = cache_begin(cc);
+    if (e != TL_OK)
+        return e;
+    /* Bump first: if the flush fails half-way, validated entries on the
+     * servers that kept them are stale all the same. */
+    if ((e = cache_bump_raw(cc, NULL)) != TL_OK)
+        return e;
+    cc->stats.round_trips++;
+    memcached_return_t rc = memcached_flush(cc->mc, 0);
+    if (rc != MEMCACHED_SUCCESS)
+        return cache_fail(cc, "flush", STR(""), rc);
+    cache_ok(cc);
+    return TL_OK;
+}
+
+const struct cache_stats *cache_stats_of(const struct cache *cc)
+{
+    return &cc->stats;
+}
+
+memcached_st *cache_handle_for_cli(struct cache *cc, bool *is_auth_failure)
+{
+    *is_auth_failure = false;
+    if (!cc->is_enabled)
+        return NULL;
+    enum tl_err e = cache_begin(cc);
+    if (e != TL_OK) {
+        *is_auth_failure = cc->has_logged_auth;
+        return NULL;
+    }
+    return cc->mc;
+}
+
+/* ---- helpers ---- */
+
+static int64_t cache_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Gate every operation: TL_OK when network I/O may happen now (the handle
+ * exists, is checked, and a dirty namespace has been bumped), TL_EUNAVAIL when
+ * caching is off, the breaker is open (counted as skipped), or the probe
+ * failed (counted as an error, breaker reopened). */
+static enum tl_err cache_begin(struct cache *cc)
+{
+    if (!cc->is_enabled)
+        return TL_EUNAVAIL;
+    if (cc->is_open && cache_now_ms() < cc->open_until_ms) {
+        cc->stats.skipped++;
+        return TL_EUNAVAIL;
+    }
+    if (!cc->mc && cache_handle_create(cc) != TL_OK)
+        return cache_fail(cc, "connect", STR(""), MEMCACHED_MEMORY_ALLOCATION_FAILURE);
+    if (!cc->is_checked && cache_check(cc) != TL_OK)
+        return TL_EUNAVAIL;
+    if (cc->is_dirty) {
+        if (cache_bump_raw(cc, NULL) != TL_OK)
+            return TL_EUNAVAIL;
+        cc->is_dirty = false;
+        log_info("cache: generation bumped: an invalidation was not delivered while the servers "
+                 "were unreachable");
+    }
+    return TL_OK;
+}
+
+/* The servers answered: close the breaker (once per transition). */
+static void cache_ok(struct cache *cc)
+{
+    if (cc->is_open) {
+        log_info("cache: servers answer again; cache back in use");
+        cc->is_open = false;
+    }
+    cc->n_failures = 0;
+}
+
+/* Count the failure, drop every connection, open the breaker with backoff.
+ * Always returns TL_EUNAVAIL. */
+static enum tl_err cache_fail(struct cache *cc, const char *op, struct str key, memcached_return_t rc)
+{
+    cc->stats.errors++;
+    unsigned shift = cc->n_failures < 5 ? cc->n_failures : 5;
+    uint64_t interval_s = (uint64_t)cc->retry_timeout_s << shift;
+    uint64_t cap_s = cc->dead_timeout_s > cc->retry_timeout_s ? cc->dead_timeout_s : cc->retry_timeout_s;
+    if (interval_s > cap_s)
+        interval_s = cap_s;
+    cc->n_failures++;
+    const char *why = cc->mc ? memcached_last_error_message(cc->mc) : "out of memory";
+    if (!cc->is_open)
+        log_warn("cache: %s \"%.*s\": %s (%s); skipping the cache for %llu s", op, STR_FMT(key),
+                 memcached_strerror(cc->mc, rc), why, (unsigned long long)interval_s);
+    else
+        log_debug("cache: probe %s \"%.*s\" failed: %s; skipping the cache for %llu s", op, STR_FMT(key),
+                  memcached_strerror(cc->mc, rc), (unsigned long long)interval_s);
+    cc->is_open = true;
+    cc->open_until_ms = cache_now_ms() + (int64_t)interval_s * 1000;
+    if (cc->mc)
+        memcached_quit(cc->mc); /* a late reply must not answer the next request */
+    cc->is_checked = false;
+    return TL_EUNAVAIL;
+}
+
+static enum tl_err cache_handle_create(struct cache *cc)
+{
+    memcached_st *mc = memcached_create(NULL);
+    if (!mc)
+        return TL_ENOMEM;
+    memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
+    memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, cc->tcp_nodelay);
+    memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_TCP_KEEPALIVE, cc->tcp_keepalive);
+    memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, cc->connect_timeout_ms);
+    memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, cc->poll_timeout_ms);
+    /* SO_SNDTIMEO / SO_RCVTIMEO: libmemcached takes microseconds. */
+    memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_SND_TIMEOUT, (uint64_t)cc->send_timeout_ms * 1000);
+    memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_RCV_TIMEOUT, (uint64_t)cc->recv_timeout_ms * 1000);
+    memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, cc->retry_timeout_s);
+    memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_DEAD_TIMEOUT, cc->dead_timeout_s);
+    if (cc->remove_failed) {
+        /* Eject a failed server from the ketama ring after one failure, so its
+         * keys move to the others until dead_timeout. */
+        memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS, 1);
+        memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_SERVER_FAILURE_LIMIT, 1);
+    }
+    for (size_t i = 0; i < cc->n_servers; i++) {
+        if (memcached_server_add(mc, cc->servers[i].host, (in_port_t)cc->servers[i].port) !=
+            MEMCACHED_SUCCESS) {
+            log_error("cache: cannot add server %s:%u: %s", cc->servers[i].host, cc->servers[i].port,
+                      memcached_last_error_message(mc));
+        }
+    }
+    memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_KETAMA, 1);
+    if (cc->username[0] && memcached_set_sasl_auth_data(mc, cc->username, cc->password) !=
+                               MEMCACHED_SUCCESS) {
+        log_error("cache: cannot set SASL credentials: %s", memcached_last_error_message(mc));
+        memcached_free(mc);
+        return TL_ENOMEM;
+    }
+    cc->mc = mc;
+    return TL_OK;
+}
+
+/* One VERSION per server (connecting and authenticating each). Servers that
+ * fail are logged and left to libmemcached's ejection; the check fails only
+ * when no server answers. */
+static enum tl_err cache_check(struct cache *cc)
+{
+    memcached_version(cc->mc);
+    size_t n_ok = 0;
+    memcached_return_t first_rc = MEMCACHED_SUCCESS;
+    uint32_t n = memcached_server_count(cc->mc);
+    for (uint32_t i = 0; i < n; i++) {
+        const memcached_instance_st *inst = memcached_server_instance_by_position(cc->mc, i);
+        if (memcached_server_major_version(inst) != UINT8_MAX) {
+            n_ok++;
+            continue;
+        }
+        memcached_return_t rc = memcached_server_error_return(inst);
+        if (first_rc == MEMCACHED_SUCCESS)
+            first_rc = rc;
+        if (rc == MEMCACHED_AUTH_FAILURE || rc == MEMCACHED_AUTH_PROBLEM) {
+            if (!cc->has_logged_auth)
+                log_error("cache: authentication failed for user \"%s\" on %s:%u (check "
+                          "MEMCACHIER_USERNAME / MEMCACHIER_PASSWORD); serving without the cache",
+                          cc->username, memcached_server_name(inst), (unsigned)memcached_server_port(inst));
+            cc->has_logged_auth = true;
+        } else if (!cc->is_open) {
+            log_warn("cache: server %s:%u does not answer: %s", memcached_server_name(inst),
+                     (unsigned)memcached_server_port(inst), memcached_server_error(inst));
+        }
+    }
+    if (n_ok == 0) {
+        if (first_rc == MEMCACHED_SUCCESS)
+            first_rc = MEMCACHED_CONNECTION_FAILURE;
+        return cache_fail(cc, "version", STR(""), first_rc);
+    }
+    cc->is_checked = true;
+    return TL_OK;
+}
+
+static enum tl_err cache_bump_raw(struct cache *cc, uint64_t *out)
+{
+    uint64_t v = 0, seed = cache_generation_seed();
+    cc->stats.sets++;
+    cc->stats.round_trips++;
+    memcached_return_t rc =
+        memcached_increment_with_initial(cc->mc, cc->gen_key, cc->gen_key_len, 1, seed, 0, &v);
+    if (rc == MEMCACHED_INVALID_ARGUMENTS || rc == MEMCACHED_CLIENT_ERROR) {
+        /* Not a number (someone stored junk there): start a fresh generation. */
+        char buf[24];
+        int n = snprintf(buf, sizeof buf, "%llu", (unsigned long long)seed);
+        cc->stats.round_trips++;
+        rc = memcached_set(cc->mc, cc->gen_key, cc->gen_key_len, buf, (size_t)n, 0, 0);
+        v = seed;
+    }
+    if (rc != MEMCACHED_SUCCESS) {
+        cc->is_dirty = true;
+        return cache_fail(cc, "incr", cache_generation_key(cc), rc);
+    }
+    cache_ok(cc);
+    if (out)
+        *out = v;
+    return TL_OK;
+}
+
+static time_t cache_expiry(unsigned ttl_s)
+{
+    /* memcached reads anything above 30 days as a unix time. */
+    if (ttl_s > CACHE_RELATIVE_TTL_MAX)
+        return time(NULL) + (time_t)ttl_s;
+    return (time_t)ttl_s;
+}
+
+static enum tl_err cache_store(struct cache *cc, bool is_add, struct str key, struct str value,
+                               unsigned ttl_s)
+{
+    const char *op = is_add ? "add" : "set";
+    if (!cc->is_enabled)
+        return TL_OK;
+    char fk[CACHE_KEY_MAX + 1];
+    size_t fk_len = cache_key_build(cache_prefix_of(cc), key, fk);
+    if (value.len + fk_len + CACHE_ITEM_OVERHEAD > cc->item_size_max) {
+        log_warn("cache: %s \"%.*s\": value of %zu bytes is over the item size limit (%lu bytes "
+                 "with key and overhead); not stored",
+                 op, STR_FMT(key), value.len, cc->item_size_max);
+        return TL_ETOOBIG;
+    }
+    enum tl_err e = cache_begin(cc);
+    if (e != TL_OK)
+        return e;
+    cc->stats.sets++;
+    cc->stats.round_trips++;
+    const char *v = value.p ? value.p : "";
+    memcached_return_t rc = is_add ? memcached_add(cc->mc, fk, fk_len, v, value.len, cache_expiry(ttl_s), 0)
+                                   : memcached_set(cc->mc, fk, fk_len, v, value.len, cache_expiry(ttl_s), 0);
+    switch (rc) {
+    case MEMCACHED_SUCCESS:
+    case MEMCACHED_STORED:
+        cache_ok(cc);
+        return TL_OK;
+    case MEMCACHED_NOTSTORED:
+    case MEMCACHED_DATA_EXISTS:
+        cache_ok(cc);
+        return TL_EEXIST;
+    case MEMCACHED_E2BIG:
+        cache_ok(cc);
+        log_warn("cache: %s \"%.*s\": the server refused a value of %zu bytes as too large; not stored",
+                 op, STR_FMT(key), value.len);
+        return TL_ETOOBIG;
+    default:
+        return cache_fail(cc, op, key, rc);
+    }
+}
