@@ -1,0 +1,587 @@
+/*
+ * server/config.c - struct cfg: defaults, ini (inih), .env, environment, flags.
+ * Owns: the key table (one row per ini key: section, name, type, field,
+ *   secret or not), value parsing, cross-field validation, and printing.
+ * Invariants: every key is settable the same way from the ini, a .env line,
+ *   TASKLIST_<SECTION>_<KEY>, and cfg_set(); secrets never reach a log or
+ *   cfg_print unmasked. inih runs with multi-line values and inline comments
+ *   off, so a value is everything after '=' on its line (minus one pair of
+ *   surrounding double quotes).
+ * Context: master and one-shot commands; not thread-safe (inih globals).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+enum cfg_type {
+    CFG_STR,
+    CFG_UINT,
+    CFG_ULONG,
+    CFG_BOOL,
+    CFG_MODE,    /* octal file mode, <= 0777 */
+    CFG_LEVEL,   /* log level name */
+};
+
+struct cfg_key {
+    const char *section;
+    const char *name;
+    enum cfg_type type;
+    size_t off;
+    size_t size;
+    bool is_secret;
+    const char *alias;   /* tutorial environment name, or NULL */
+};
+
+/* State threaded through inih's callback: the first error wins. */
+struct cfg_ini_ctx {
+    struct cfg *c;
+    const char *path;
+    struct tl_diag *d;
+    bool has_error;
+};
+
+#define CFG_FIELD(f) offsetof(struct cfg, f), sizeof(((struct cfg *)0)->f)
+
+static const struct cfg_key cfg_keys[] = {
+    { "server", "listen", CFG_STR, CFG_FIELD(listen), false, NULL },
+    { "server", "socket_mode", CFG_MODE, CFG_FIELD(socket_mode), false, NULL },
+    { "server", "socket_owner", CFG_STR, CFG_FIELD(socket_owner), false, NULL },
+    { "server", "workers", CFG_UINT, CFG_FIELD(workers), false, NULL },
+    { "server", "max_requests", CFG_UINT, CFG_FIELD(max_requests), false, NULL },
+    { "server", "request_timeout_s", CFG_UINT, CFG_FIELD(request_timeout_s), false, NULL },
+    { "server", "shutdown_timeout_s", CFG_UINT, CFG_FIELD(shutdown_timeout_s), false, NULL },
+    { "server", "slow_request_ms", CFG_UINT, CFG_FIELD(slow_request_ms), false, NULL },
+    { "server", "user", CFG_STR, CFG_FIELD(user), false, NULL },
+    { "server", "group", CFG_STR, CFG_FIELD(group), false, NULL },
+    { "server", "log_file", CFG_STR, CFG_FIELD(log_file), false, NULL },
+    { "server", "log_level", CFG_LEVEL, CFG_FIELD(log_level), false, NULL },
+    { "server", "status_path", CFG_STR, CFG_FIELD(status_path), false, NULL },
+    { "server", "ping_path", CFG_STR, CFG_FIELD(ping_path), false, NULL },
+    { "server", "public_origin", CFG_STR, CFG_FIELD(public_origin), false, NULL },
+    { "server", "templates", CFG_STR, CFG_FIELD(templates), false, NULL },
+    { "server", "debug", CFG_BOOL, CFG_FIELD(debug), false, NULL },
+    { "limits", "body_max", CFG_ULONG, CFG_FIELD(body_max), false, NULL },
+    { "limits", "params_max", CFG_UINT, CFG_FIELD(params_max), false, NULL },
+    { "limits", "name_max", CFG_UINT, CFG_FIELD(name_max), false, NULL },
+    { "database", "url", CFG_STR, CFG_FIELD(database_url), false, "DATABASE_URL" },
+    { "database", "timeout_ms", CFG_UINT, CFG_FIELD(db_timeout_ms), false, NULL },
+    { "cache", "servers", CFG_STR, CFG_FIELD(cache_servers), false, "MEMCACHIER_SERVERS" },
+    { "cache", "username", CFG_STR, CFG_FIELD(cache_username), false, "MEMCACHIER_USERNAME" },
+    { "cache", "password", CFG_STR, CFG_FIELD(cache_password), true, "MEMCACHIER_PASSWORD" },
+    { "cache", "key_prefix", CFG_STR, CFG_FIELD(cache_key_prefix), false, NULL },
+    { "cache", "default_timeout_s", CFG_UINT, CFG_FIELD(cache_default_timeout_s), false, NULL },
+    { "cache", "connect_timeout_ms", CFG_UINT, CFG_FIELD(cache_connect_timeout_ms), false, NULL },
+    { "cache", "send_timeout_ms", CFG_UINT, CFG_FIELD(cache_send_timeout_ms), false, NULL },
+    { "cache", "recv_timeout_ms", CFG_UINT, CFG_FIELD(cache_recv_timeout_ms), false, NULL },
+    { "cache", "poll_timeout_ms", CFG_UINT, CFG_FIELD(cache_poll_timeout_ms), false, NULL },
+    { "cache", "retry_timeout_s", CFG_UINT, CFG_FIELD(cache_retry_timeout_s), false, NULL },
+    { "cache", "dead_timeout_s", CFG_UINT, CFG_FIELD(cache_dead_timeout_s), false, NULL },
+    { "cache", "tcp_nodelay", CFG_BOOL, CFG_FIELD(cache_tcp_nodelay), false, NULL },
+    { "cache", "tcp_keepalive", CFG_BOOL, CFG_FIELD(cache_tcp_keepalive), false, NULL },
+    { "cache", "remove_failed", CFG_BOOL, CFG_FIELD(cache_remove_failed), false, NULL },
+    { "cache", "item_size_max", CFG_ULONG, CFG_FIELD(cache_item_size_max), false, NULL },
+    { "session", "secret_key", CFG_STR, CFG_FIELD(secret_key), true, "SECRET_KEY" },
+    { "session", "secret_key_fallbacks", CFG_STR, CFG_FIELD(secret_key_fallbacks), true, NULL },
+    { "session", "lifetime_s", CFG_UINT, CFG_FIELD(session_lifetime_s), false, NULL },
+    { "session", "permanent", CFG_BOOL, CFG_FIELD(session_permanent), false, NULL },
+    { "session", "cookie_secure", CFG_BOOL, CFG_FIELD(session_cookie_secure), false, NULL },
+};
+
+#define CFG_N_KEYS (sizeof cfg_keys / sizeof *cfg_keys)
+#define CFG_WORKERS_MAX 256
+
+static const char *const cfg_sections[] = { "server", "limits", "database", "cache", "session" };
+
+static const struct cfg_key *cfg_find(const char *section, const char *name);
+static bool cfg_section_known(const char *section);
+static enum tl_err cfg_assign(struct cfg *c, const struct cfg_key *k, const char *value,
+                              const char *file, unsigned line, struct tl_diag *d);
+static int cfg_ini_handler(void *user, const char *section, const char *name, const char *value);
+static enum tl_err cfg_apply_env_at(struct cfg *c, const char *name, const char *value,
+                                    const char *file, unsigned line, struct tl_diag *d);
+static bool cfg_parse_ulong(const char *s, int base, unsigned long max, unsigned long *out);
+static bool cfg_parse_bool(const char *s, bool *out);
+static bool cfg_listen_ok(const char *listen);
+static void cfg_print_value(const struct cfg *c, const struct cfg_key *k, FILE *out);
+static char *cfg_trim(char *s);
+
+void cfg_defaults(struct cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    c->socket_mode = 0660;
+    c->workers = 0;
+    c->max_requests = 0;
+    c->request_timeout_s = 30;
+    c->shutdown_timeout_s = 10;
+    c->slow_request_ms = 1000;
+    snprintf(c->log_level, sizeof c->log_level, "info");
+    snprintf(c->templates, sizeof c->templates, "templates");
+    c->body_max = 1024UL * 1024;
+    c->params_max = 64;
+    c->name_max = 200;
+    snprintf(c->database_url, sizeof c->database_url, "sqlite:///instance/task-list.sqlite");
+    c->db_timeout_ms = 1000;
+    snprintf(c->cache_key_prefix, sizeof c->cache_key_prefix, "tasklist:");
+    c->cache_default_timeout_s = 300;
+    c->cache_connect_timeout_ms = 2000;
+    c->cache_send_timeout_ms = 750;
+    c->cache_recv_timeout_ms = 750;
+    c->cache_poll_timeout_ms = 2000;
+    c->cache_retry_timeout_s = 2;
+    c->cache_dead_timeout_s = 30;
+    c->cache_tcp_nodelay = true;
+    c->cache_tcp_keepalive = true;
+    c->cache_remove_failed = true;
+    c->cache_item_size_max = 1024UL * 1024;
+    snprintf(c->secret_key, sizeof c->secret_key, "%s", CFG_DEFAULT_SECRET);
+    c->session_lifetime_s = 31U * 24 * 3600;
+    c->session_permanent = true;
+    c->session_cookie_secure = false;
+}
+
+enum tl_err cfg_load_ini(struct cfg *c, const char *path, struct tl_diag *d)
+{
+    if (access(path, F_OK) != 0) {
+        tl_diag_set(d, path, 0, 0, "cannot open: %s", strerror(errno));
+        return TL_ENOTFOUND;
+    }
+    /* Heap line buffer that grows: the stack default silently truncates
+     * lines over 200 bytes (long URLs, key lists) and miscounts lines. */
+    ini_use_stack = false;
+    ini_allow_realloc = true;
+    ini_max_line = 65536;
+    ini_allow_multiline = false;
+    ini_allow_inline_comments = false;
+    ini_stop_on_first_error = true;
+    ini_allow_no_value = false;
+
+    struct cfg_ini_ctx ctx = { c, path, d, false };
+    int rc = ini_parse(path, cfg_ini_handler, &ctx);
+    if (rc == 0)
+        goto done;
+    if (rc < 0) {
+        tl_diag_set(d, path, 0, 0, rc == -1 ? "cannot open: %s" : "out of memory%s",
+                    rc == -1 ? strerror(errno) : "");
+        return rc == -1 ? TL_ENOTFOUND : TL_ENOMEM;
+    }
+    if (ctx.has_error) {
+        if (d)
+            d->line = (unsigned)rc;
+    } else {
+        tl_diag_set(d, path, (unsigned)rc, 0, "syntax error: expected \"[section]\" or \"key = value\"");
+    }
+    return TL_EPARSE;
+done:
+    snprintf(c->config_file, sizeof c->config_file, "%s", path);
+    return TL_OK;
+}
+
+enum tl_err cfg_load_dotenv(struct cfg *c, const char *path, struct tl_diag *d)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        tl_diag_set(d, path, 0, 0, "cannot open: %s", strerror(errno));
+        return TL_ENOTFOUND;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    unsigned lineno = 0;
+    enum tl_err e = TL_OK;
+    while (getline(&line, &cap, f) >= 0) {
+        lineno++;
+        char *s = cfg_trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        if (strncmp(s, "export ", 7) == 0)
+            s = cfg_trim(s + 7);
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            tl_diag_set(d, path, lineno, 0, "expected NAME=VALUE");
+            e = TL_EPARSE;
+            break;
+        }
+        *eq = '\0';
+        char *name = cfg_trim(s), *value = cfg_trim(eq + 1);
+        size_t n = strlen(value);
+        if (n >= 2 && (value[0] == '"' || value[0] == '\'') && value[n - 1] == value[0]) {
+            value[n - 1] = '\0';
+            value++;
+        }
+        enum tl_err r = cfg_apply_env_at(c, name, value, path, lineno, d);
+        if (r != TL_OK && r != TL_ENOTFOUND) {
+            e = r;
+            break;
+        }
+    }
+    free(line);
+    fclose(f);
+    return e;
+}
+
+enum tl_err cfg_apply_env(struct cfg *c, const char *name, const char *value, struct tl_diag *d)
+{
+    return cfg_apply_env_at(c, name, value, NULL, 0, d);
+}
+
+enum tl_err cfg_load_environ(struct cfg *c, struct tl_diag *d)
+{
+    /* Aliases first, so the more specific TASKLIST_* name wins over them. */
+    for (size_t i = 0; i < CFG_N_KEYS; i++) {
+        const char *v = cfg_keys[i].alias ? getenv(cfg_keys[i].alias) : NULL;
+        if (v) {
+            enum tl_err e = cfg_apply_env(c, cfg_keys[i].alias, v, d);
+            if (e != TL_OK)
+                return e;
+        }
+    }
+    for (size_t i = 0; i < CFG_N_KEYS; i++) {
+        char name[128];
+        snprintf(name, sizeof name, "TASKLIST_%s_%s", cfg_keys[i].section, cfg_keys[i].name);
+        for (char *p = name; *p; p++)
+            *p = (char)toupper((unsigned char)*p);
+        const char *v = getenv(name);
+        if (v) {
+            enum tl_err e = cfg_apply_env(c, name, v, d);
+            if (e != TL_OK)
+                return e;
+        }
+    }
+    return TL_OK;
+}
+
+enum tl_err cfg_set(struct cfg *c, const char *section, const char *key, const char *value,
+                    struct tl_diag *d)
+{
+    const struct cfg_key *k = cfg_find(section, key);
+    if (!k) {
+        tl_diag_set(d, NULL, 0, 0, "unknown key \"%s\" in [%s]", key, section);
+        return TL_EPARSE;
+    }
+    return cfg_assign(c, k, value, NULL, 0, d);
+}
+
+enum tl_err cfg_build(struct cfg *c, const char *path, struct tl_diag *d)
+{
+    cfg_defaults(c);
+    enum tl_err e;
+    if (path) {
+        if ((e = cfg_load_ini(c, path, d)) != TL_OK)
+            return e;
+    } else if (access("conf/tasklist.ini", F_OK) == 0) {
+        if ((e = cfg_load_ini(c, "conf/tasklist.ini", d)) != TL_OK)
+            return e;
+    }
+    e = cfg_load_dotenv(c, ".env", d);
+    if (e != TL_OK && e != TL_ENOTFOUND)
+        return e;
+    if (d)
+        memset(d, 0, sizeof *d);
+    return cfg_load_environ(c, d);
+}
+
+enum tl_err cfg_validate(const struct cfg *c, struct tl_diag *d)
+{
+    const char *f = c->config_file[0] ? c->config_file : NULL;
+    if (!c->debug && (c->secret_key[0] == '\0' || strcmp(c->secret_key, CFG_DEFAULT_SECRET) == 0)) {
+        tl_diag_set(d, f, 0, 0,
+                    "SECRET_KEY is not set (or is the default \"%s\"): set [session] secret_key "
+                    "or the SECRET_KEY environment variable, or debug = true",
+                    CFG_DEFAULT_SECRET);
+        return TL_EINVAL;
+    }
+    if (c->workers > CFG_WORKERS_MAX) {
+        tl_diag_set(d, f, 0, 0, "[server] workers = %u: at most %d", c->workers, CFG_WORKERS_MAX);
+        return TL_EINVAL;
+    }
+    if (!cfg_listen_ok(c->listen)) {
+        tl_diag_set(d, f, 0, 0,
+                    "[server] listen = \"%s\": expected unix:PATH, HOST:PORT or [IPV6]:PORT", c->listen);
+        return TL_EINVAL;
+    }
+    const struct { const char *name, *v; } paths[] = {
+        { "status_path", c->status_path }, { "ping_path", c->ping_path } };
+    for (size_t i = 0; i < 2; i++) {
+        if (paths[i].v[0] && paths[i].v[0] != '/') {
+            tl_diag_set(d, f, 0, 0, "[server] %s = \"%s\": must start with '/'", paths[i].name,
+                        paths[i].v);
+            return TL_EINVAL;
+        }
+    }
+    if (c->status_path[0] && strcmp(c->status_path, c->ping_path) == 0) {
+        tl_diag_set(d, f, 0, 0, "[server] status_path and ping_path are the same");
+        return TL_EINVAL;
+    }
+    if (c->public_origin[0] && strncmp(c->public_origin, "http://", 7) != 0 &&
+        strncmp(c->public_origin, "https://", 8) != 0) {
+        tl_diag_set(d, f, 0, 0, "[server] public_origin = \"%s\": must start with http:// or https://",
+                    c->public_origin);
+        return TL_EINVAL;
+    }
+    if (c->body_max == 0 || c->params_max == 0 || c->name_max == 0) {
+        tl_diag_set(d, f, 0, 0, "[limits] body_max, params_max and name_max must be > 0");
+        return TL_EINVAL;
+    }
+    if (c->database_url[0] == '\0') {
+        tl_diag_set(d, f, 0, 0, "[database] url is empty");
+        return TL_EINVAL;
+    }
+    return TL_OK;
+}
+
+void cfg_print(const struct cfg *c, FILE *out)
+{
+    fprintf(out, "; effective configuration (file: %s; secrets masked)\n",
+            c->config_file[0] ? c->config_file : "none");
+    const char *section = NULL;
+    for (size_t i = 0; i < CFG_N_KEYS; i++) {
+        const struct cfg_key *k = &cfg_keys[i];
+        if (!section || strcmp(section, k->section) != 0) {
+            fprintf(out, "%s[%s]\n", section ? "\n" : "", k->section);
+            section = k->section;
+        }
+        fprintf(out, "%s = ", k->name);
+        cfg_print_value(c, k, out);
+        fputc('\n', out);
+    }
+}
+
+/* ---- helpers ---- */
+
+static const struct cfg_key *cfg_find(const char *section, const char *name)
+{
+    for (size_t i = 0; i < CFG_N_KEYS; i++)
+        if (strcmp(cfg_keys[i].section, section) == 0 && strcmp(cfg_keys[i].name, name) == 0)
+            return &cfg_keys[i];
+    return NULL;
+}
+
+static bool cfg_section_known(const char *section)
+{
+    for (size_t i = 0; i < sizeof cfg_sections / sizeof *cfg_sections; i++)
+        if (strcmp(cfg_sections[i], section) == 0)
+            return true;
+    return false;
+}
+
+/* Parse value for k into c. On error c is unchanged and d names file:line,
+ * the key and the bad value (never the value of a secret). */
+static enum tl_err cfg_assign(struct cfg *c, const struct cfg_key *k, const char *value,
+                              const char *file, unsigned line, struct tl_diag *d)
+{
+    char *field = (char *)c + k->off;
+    const char *shown = k->is_secret ? "********" : value;
+    const char *want = NULL;
+    unsigned long ul;
+    bool b;
+    enum log_level lv;
+
+    switch (k->type) {
+    case CFG_STR:
+        if (strlen(value) >= k->size) {
+            tl_diag_set(d, file, line, 0, "value of \"%s\" in [%s] is too long (at most %zu bytes)",
+                        k->name, k->section, k->size - 1);
+            return TL_EPARSE;
+        }
+        memcpy(field, value, strlen(value) + 1);
+        return TL_OK;
+    case CFG_UINT:
+        if (!cfg_parse_ulong(value, 10, UINT_MAX, &ul)) {
+            want = "a non-negative integer";
+            break;
+        }
+        *(unsigned *)(void *)field = (unsigned)ul;
+        return TL_OK;
+    case CFG_ULONG:
+        if (!cfg_parse_ulong(value, 10, ULONG_MAX, &ul)) {
+            want = "a non-negative integer";
+            break;
+        }
+        *(unsigned long *)(void *)field = ul;
+        return TL_OK;
+    case CFG_MODE:
+        if (!cfg_parse_ulong(value, 8, 0777, &ul)) {
+            want = "an octal mode such as 0660";
+            break;
+        }
+        *(unsigned *)(void *)field = (unsigned)ul;
+        return TL_OK;
+    case CFG_BOOL:
+        if (!cfg_parse_bool(value, &b)) {
+            want = "true or false";
+            break;
+        }
+        *(bool *)(void *)field = b;
+        return TL_OK;
+    case CFG_LEVEL:
+        if (!log_level_parse(value, &lv)) {
+            want = "debug, info, warn or error";
+            break;
+        }
+        snprintf(field, k->size, "%s", value);
+        return TL_OK;
+    }
+    tl_diag_set(d, file, line, 0, "bad value \"%.64s\" for key \"%s\" in [%s]: expected %s", shown,
+                k->name, k->section, want);
+    return TL_EPARSE;
+}
+
+static int cfg_ini_handler(void *user, const char *section, const char *name, const char *value)
+{
+    struct cfg_ini_ctx *ctx = user;
+    char buf[4096];
+    if (!section[0]) {
+        tl_diag_set(ctx->d, ctx->path, 0, 0, "key \"%s\" outside a [section]", name);
+        ctx->has_error = true;
+        return 0;
+    }
+    if (!cfg_section_known(section)) {
+        tl_diag_set(ctx->d, ctx->path, 0, 0, "unknown section [%s]", section);
+        ctx->has_error = true;
+        return 0;
+    }
+    const struct cfg_key *k = cfg_find(section, name);
+    if (!k) {
+        tl_diag_set(ctx->d, ctx->path, 0, 0, "unknown key \"%s\" in [%s]", name, section);
+        ctx->has_error = true;
+        return 0;
+    }
+    size_t n = strlen(value);
+    if (n >= 2 && value[0] == '"' && value[n - 1] == '"' && n - 2 < sizeof buf) {
+        memcpy(buf, value + 1, n - 2);
+        buf[n - 2] = '\0';
+        value = buf;
+    }
+    if (cfg_assign(ctx->c, k, value, ctx->path, 0, ctx->d) != TL_OK) {
+        ctx->has_error = true;
+        return 0;
+    }
+    return 1;
+}
+
+static enum tl_err cfg_apply_env_at(struct cfg *c, const char *name, const char *value,
+                                    const char *file, unsigned line, struct tl_diag *d)
+{
+    const struct cfg_key *k = NULL;
+    for (size_t i = 0; i < CFG_N_KEYS && !k; i++)
+        if (cfg_keys[i].alias && strcmp(cfg_keys[i].alias, name) == 0)
+            k = &cfg_keys[i];
+    for (size_t i = 0; i < CFG_N_KEYS && !k && strncmp(name, "TASKLIST_", 9) == 0; i++) {
+        char want[128];
+        snprintf(want, sizeof want, "TASKLIST_%s_%s", cfg_keys[i].section, cfg_keys[i].name);
+        if (strcasecmp(want, name) == 0 && strncmp(name, "TASKLIST_", 9) == 0)
+            k = &cfg_keys[i];
+    }
+    if (!k)
+        return TL_ENOTFOUND;
+    enum tl_err e = cfg_assign(c, k, value, file, line, d);
+    if (e != TL_OK && d && !file) {
+        char msg[sizeof d->msg];
+        snprintf(msg, sizeof msg, "%s", d->msg);
+        tl_diag_set(d, "environment", 0, 0, "%s: %s", name, msg);
+    }
+    return e;
+}
+
+static bool cfg_parse_ulong(const char *s, int base, unsigned long max, unsigned long *out)
+{
+    if (!isdigit((unsigned char)s[0]))
+        return false;
+    errno = 0;
+    char *end;
+    unsigned long v = strtoul(s, &end, base);
+    if (errno || *end || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool cfg_parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = { "true", "yes", "on", "1" };
+    static const char *const no[] = { "false", "no", "off", "0" };
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = true;
+            return true;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = false;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* "", "unix:PATH", "/PATH", "HOST:PORT", "[V6]:PORT" with PORT 1..65535. */
+static bool cfg_listen_ok(const char *listen)
+{
+    if (!listen[0])
+        return true;
+    if (strncmp(listen, "unix:", 5) == 0)
+        return listen[5] != '\0' && strlen(listen + 5) < 108;
+    if (listen[0] == '/')
+        return strlen(listen) < 108;
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen)
+        return false;
+    if (listen[0] == '[' && colon[-1] != ']')
+        return false;
+    if (listen[0] != '[' && memchr(listen, ':', (size_t)(colon - listen)))
+        return false;
+    unsigned long port;
+    return cfg_parse_ulong(colon + 1, 10, 65535, &port) && port > 0;
+}
+
+static void cfg_print_value(const struct cfg *c, const struct cfg_key *k, FILE *out)
+{
+    const char *field = (const char *)c + k->off;
+    switch (k->type) {
+    case CFG_STR:
+    case CFG_LEVEL:
+        if (k->is_secret && field[0]) {
+            fputs("********", out);
+        } else if (k->off == offsetof(struct cfg, database_url)) {
+            /* scheme://user:PASSWORD@host: mask the password. */
+            const char *at = strchr(field, '@'), *sl = strstr(field, "://");
+            const char *colon = sl ? strchr(sl + 3, ':') : NULL;
+            if (at && colon && colon < at)
+                fprintf(out, "%.*s:********%s", (int)(colon - field), field, at);
+            else
+                fputs(field, out);
+        } else {
+            fputs(field, out);
+        }
+        break;
+    case CFG_UINT:
+        fprintf(out, "%u", *(const unsigned *)(const void *)field);
+        break;
+    case CFG_ULONG:
+        fprintf(out, "%lu", *(const unsigned long *)(const void *)field);
+        break;
+    case CFG_MODE:
+        fprintf(out, "0%o", *(const unsigned *)(const void *)field);
+        break;
+    case CFG_BOOL:
+        fputs(*(const bool *)(const void *)field ? "true" : "false", out);
+        break;
+    }
+}
+
+static char *cfg_trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}

@@ -1,0 +1,375 @@
+/*
+ * server/worker.c - one worker process: accept, parse, route, answer, repeat.
+ * Owns: the request loop, the per-request flow of DESIGN.md section 1
+ *   (limits, /ping and status, cross-origin 403, 404/405, before/handler/
+ *   after, error mapping, HEAD, slow-request log), max_requests recycling,
+ *   and the worker's signal handling.
+ * Invariants: the stop/reopen signals stay blocked except inside
+ *   epoll_pwait(), so no syscall of a request in flight (body read, response
+ *   write, database, cache) is ever interrupted, and a stop never loses an
+ *   accepted connection. The worker accepts with accept4() itself (the listen
+ *   socket is non-blocking) and hands the connection to libfcgi through
+ *   FCGX_Request.ipcFd. Request memory comes from w->arena only.
+ * Context: worker process (forked by server.c).
+ */
+#include <errno.h>
+#include <fcgiapp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "log.h"
+#include "response.h"
+#include "router.h"
+
+/* A body over body_max is read and thrown away up to this much, so nginx
+ * can read our 413 instead of failing on a reset; beyond it the
+ * connection is closed. */
+#define SRV_DRAIN_MAX (64UL * 1024 * 1024)
+
+static volatile sig_atomic_t srv_worker_stop;
+static volatile sig_atomic_t srv_worker_reopen;
+
+static void srv_worker_on_signal(int sig);
+static void srv_worker_signals(sigset_t *wait_mask);
+static int srv_worker_accept(struct srv_worker *w, int epfd, const sigset_t *wait_mask);
+static void srv_worker_serve(struct srv_worker *w, FCGX_Request *fr);
+static int srv_worker_read_body(struct srv_worker *w, FCGX_Request *fr, char **body,
+                                size_t *len);
+static void srv_worker_dispatch(struct srv_worker *w, struct req *r, struct resp *resp);
+static void srv_worker_map_error(struct resp *resp, enum tl_err e, const struct req *r);
+static void srv_worker_write(FCGX_Request *fr, struct resp *resp, struct arena *a);
+static void srv_worker_begin(struct srv_worker *w);
+static void srv_worker_end(struct srv_worker *w, const struct req *r, int status);
+
+void srv_worker_main(struct srv_worker *w)
+{
+    sigset_t wait_mask;
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    srv_worker_signals(&wait_mask);
+    if (getppid() != w->board->master_pid)
+        _exit(0);
+
+    w->arena = arena_new(0);
+    w->ctx = w->app->worker_init ? w->app->worker_init(w->cfg, w->state) : NULL;
+    if (!w->arena || (w->app->worker_init && !w->ctx)) {
+        log_error("worker: initialisation failed; exiting");
+        exit(SRV_EXIT_INIT_FAILED);
+    }
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
+    if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, w->listen_fd, &ev) < 0) {
+        log_error("worker: epoll: %s", strerror(errno));
+        exit(SRV_EXIT_INIT_FAILED);
+    }
+    FCGX_Request fr;
+    FCGX_InitRequest(&fr, w->listen_fd, 0);
+    w->slot->started_ms = srv_now_ms();
+    __atomic_store_n(&w->slot->state, SRV_SLOT_IDLE, __ATOMIC_RELEASE);
+
+    uint64_t served = 0;
+    while (!srv_worker_stop) {
+        if (srv_worker_reopen) {
+            srv_worker_reopen = 0;
+            log_reopen();
+        }
+        int fd = srv_worker_accept(w, epfd, &wait_mask);
+        if (fd < 0)
+            continue;
+        /* keepConnection = 1 stops FCGX_Accept_r's leading Finish from
+         * closing the connection we hand it; the request's own flags
+         * overwrite it once the BEGIN record is read. */
+        fr.ipcFd = fd;
+        fr.keepConnection = 1;
+        srv_worker_begin(w);
+        if (FCGX_Accept_r(&fr) >= 0)
+            srv_worker_serve(w, &fr);
+        FCGX_Finish_r(&fr);
+        if (fr.ipcFd >= 0) {       /* keep_conn from the web server: not supported */
+            close(fr.ipcFd);
+            fr.ipcFd = -1;
+        }
+        arena_reset(w->arena);
+        __atomic_store_n(&w->slot->state, SRV_SLOT_IDLE, __ATOMIC_RELEASE);
+        if (w->cfg->max_requests && ++served >= w->cfg->max_requests) {
+            log_info("worker: served %llu requests (max_requests); recycling",
+                     (unsigned long long)served);
+            break;
+        }
+    }
+    __atomic_store_n(&w->slot->state, SRV_SLOT_EXITING, __ATOMIC_RELEASE);
+    if (w->app->worker_fini)
+        w->app->worker_fini(w->ctx);
+    arena_free(w->arena);
+    exit(0);
+}
+
+/* ---- helpers ---- */
+
+static void srv_worker_on_signal(int sig)
+{
+    if (sig == SIGUSR1)
+        srv_worker_reopen = 1;
+    else
+        srv_worker_stop = 1;
+}
+
+/* TERM/INT/QUIT stop, USR1 reopens logs; all stay blocked (the master
+ * blocked them before fork, so none is lost in between) and *wait_mask is
+ * the mask epoll_pwait() uses to let them in. No SA_RESTART: a signal must
+ * end the wait. */
+static void srv_worker_signals(sigset_t *wait_mask)
+{
+    struct sigaction sa = { .sa_handler = srv_worker_on_signal };
+    sigemptyset(&sa.sa_mask);
+    int sigs[] = { SIGTERM, SIGINT, SIGQUIT, SIGUSR1 };
+    sigset_t block;
+    sigemptyset(&block);
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        sigaction(sigs[i], &sa, NULL);
+        sigaddset(&block, sigs[i]);
+    }
+    struct sigaction ign = { .sa_handler = SIG_IGN };
+    sigaction(SIGHUP, &ign, NULL);
+    sigaction(SIGPIPE, &ign, NULL);
+    struct sigaction dfl = { .sa_handler = SIG_DFL };
+    sigaction(SIGCHLD, &dfl, NULL);
+    sigprocmask(SIG_BLOCK, &block, wait_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+        sigdelset(wait_mask, sigs[i]);
+}
+
+/* One accepted connection, or -1 (nothing yet, interrupted: the caller
+ * loops and checks its flags). accept4 first: under load it succeeds at
+ * once and costs one syscall; EPOLLEXCLUSIVE wakes one idle worker per
+ * connection instead of all of them. */
+static int srv_worker_accept(struct srv_worker *w, int epfd, const sigset_t *wait_mask)
+{
+    int fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd >= 0)
+        return fd;
+    switch (errno) {
+    case EAGAIN:
+    case EINTR: {
+        struct epoll_event ev;
+        if (epoll_pwait(epfd, &ev, 1, -1, wait_mask) < 0 && errno != EINTR)
+            log_error("worker: epoll_pwait: %s", strerror(errno));
+        return -1;
+    }
+    case ECONNABORTED:
+    case EPROTO:
+        return -1;
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+        log_error("worker: accept: %s; pausing 100 ms", strerror(errno));
+        usleep(100 * 1000);
+        return -1;
+    default:
+        log_error("worker: accept: %s; exiting", strerror(errno));
+        srv_worker_stop = 1;
+        return -1;
+    }
+}
+
+static void srv_worker_begin(struct srv_worker *w)
+{
+    struct srv_board *b = w->board;
+    w->slot->req_start_ms = srv_now_ms();
+    __atomic_store_n(&w->slot->state, SRV_SLOT_BUSY, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&b->accepted, 1, __ATOMIC_RELAXED);
+    uint64_t active = __atomic_add_fetch(&b->active, 1, __ATOMIC_RELAXED);
+    uint64_t max = __atomic_load_n(&b->max_active, __ATOMIC_RELAXED);
+    while (active > max &&
+           !__atomic_compare_exchange_n(&b->max_active, &max, active, false, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED))
+        ;
+}
+
+static void srv_worker_end(struct srv_worker *w, const struct req *r, int status)
+{
+    __atomic_sub_fetch(&w->board->active, 1, __ATOMIC_RELAXED);
+    w->slot->requests++;
+    int64_t ms = srv_now_ms() - w->slot->req_start_ms;
+    if (w->cfg->slow_request_ms && ms >= (int64_t)w->cfg->slow_request_ms) {
+        __atomic_add_fetch(&w->board->slow_requests, 1, __ATOMIC_RELAXED);
+        log_warn("slow request: %.*s %.*s took %lld ms (status %d)",
+                 STR_FMT(r->method_name.len ? r->method_name : STR("-")),
+                 STR_FMT(r->path.len ? r->path : STR("-")), (long long)ms, status);
+    }
+}
+
+static void srv_worker_serve(struct srv_worker *w, FCGX_Request *fr)
+{
+    struct req r;
+    struct resp resp;
+    const char *why = NULL;
+    char *body = NULL;
+    size_t body_len = 0;
+
+    memset(&r, 0, sizeof r);
+    resp_init(&resp, w->arena);
+    int st = srv_worker_read_body(w, fr, &body, &body_len);
+    if (st == 0)
+        st = req_parse(&r, w->arena, fr->envp, body, body_len, &w->lim, &why);
+    else
+        why = st == 413 ? "request body too large" : "cannot read the request body";
+    r.arena = w->arena;
+    r.start_s = (double)w->slot->req_start_ms / 1000.0;
+    if (st == 0) {
+        srv_worker_dispatch(w, &r, &resp);
+    } else if (st > 0) {
+        if (st >= 500)
+            log_error("request refused: %s", why);
+        resp_error_page(&resp, st, why);
+    }
+    if (st >= 0)
+        srv_worker_write(fr, &resp, w->arena);
+    srv_worker_end(w, &r, st < 0 ? 0 : resp.status);
+}
+
+/* Read the whole body into the arena: 0, 413 (drained, answerable), or -1
+ * (connection unusable: read error or too big to drain). */
+static int srv_worker_read_body(struct srv_worker *w, FCGX_Request *fr, char **body, size_t *len)
+{
+    const char *cl = FCGX_GetParam("CONTENT_LENGTH", fr->envp);
+    unsigned long want = cl && *cl ? strtoul(cl, NULL, 10) : 0;
+    unsigned long max = w->lim.body_max;
+    if (want > max) {
+        char sink[16384];
+        unsigned long total = 0;
+        int n;
+        while (total <= SRV_DRAIN_MAX && (n = FCGX_GetStr(sink, sizeof sink, fr->in)) > 0)
+            total += (unsigned long)n;
+        return total > SRV_DRAIN_MAX ? -1 : 413;
+    }
+    /* nginx always sends CONTENT_LENGTH with a body (it buffers chunked
+     * ones), so none means no body: nothing to read. */
+    *body = NULL;
+    *len = 0;
+    if (want == 0)
+        return 0;
+    char *buf = arena_alloc(w->arena, want + 1);
+    if (!buf)
+        return -1;
+    size_t n = 0;
+    while (n < want) {
+        int got = FCGX_GetStr(buf + n, (int)(want - n), fr->in);
+        if (got <= 0)
+            break;
+        n += (size_t)got;
+    }
+    if (n < want || FCGX_GetError(fr->in))
+        return -1;
+    buf[n] = '\0';
+    *body = buf;
+    *len = n;
+    return 0;
+}
+
+/* /ping and status, cross-origin refusal, routing, hooks and handler. */
+static void srv_worker_dispatch(struct srv_worker *w, struct req *r, struct resp *resp)
+{
+    const struct cfg *c = w->cfg;
+    r->app = w->ctx;
+    resp->head_only = r->method == HTTP_HEAD;
+    bool safe = r->method & (HTTP_GET | HTTP_HEAD);
+    if (safe && c->ping_path[0] && str_eq_c(r->path, c->ping_path)) {
+        resp->content_type = "text/plain; charset=utf-8";
+        strbuf_puts(&resp->body, "pong\n");
+        resp_header(resp, "Cache-Control", STR("no-store"));
+        return;
+    }
+    if (safe && c->status_path[0] && str_eq_c(r->path, c->status_path)) {
+        resp->content_type = "application/json";
+        srv_board_json(w->board, &resp->body);
+        resp_header(resp, "Cache-Control", STR("no-store"));
+        return;
+    }
+    if (req_is_cross_origin(r, c->public_origin)) {
+        log_info("cross-origin %.*s %.*s refused (Origin \"%.*s\")", STR_FMT(r->method_name),
+                 STR_FMT(r->path), STR_FMT(req_param(r, "HTTP_ORIGIN")));
+        resp_error_page(resp, 403, "Cross-origin request refused.");
+        return;
+    }
+    unsigned allow = 0;
+    enum router_match m = w->router ? router_match(w->router, r, &allow) : ROUTER_NOT_FOUND;
+    if (m == ROUTER_NOT_FOUND) {
+        resp_error_page(resp, 404, "The requested URL was not found on the server.");
+        return;
+    }
+    if (m == ROUTER_METHOD_NOT_ALLOWED) {
+        struct strbuf sb;
+        strbuf_init(&sb, w->arena, 64);
+        router_allow_header(allow, &sb);
+        resp_header(resp, "Allow", strbuf_str(&sb));
+        resp_error_page(resp, 405, "The method is not allowed for the requested URL.");
+        return;
+    }
+    enum tl_err e = w->app->before ? w->app->before(r, resp) : TL_OK;
+    if (e == TL_OK) {
+        e = r->route->handler(r, resp);
+        if (e != TL_OK)
+            srv_worker_map_error(resp, e, r);
+    }
+    if (w->app->after)
+        w->app->after(r, resp);
+}
+
+static void srv_worker_map_error(struct resp *resp, enum tl_err e, const struct req *r)
+{
+    struct arena *a = resp->body.arena;
+    bool head = resp->head_only;
+    resp_init(resp, a);     /* drop whatever the handler half-built */
+    resp->head_only = head;
+    switch (e) {
+    case TL_EUNAVAIL:
+    case TL_ETIMEOUT:
+        log_warn("%.*s %.*s: %s (503)", STR_FMT(r->method_name), STR_FMT(r->path), tl_strerror(e));
+        resp_error_page(resp, 503, "The service is temporarily unavailable. Please retry.");
+        resp_header(resp, "Retry-After", STR("1"));
+        break;
+    case TL_ENOTFOUND:
+        resp_error_page(resp, 404, "The requested URL was not found on the server.");
+        break;
+    case TL_EINVAL:
+        resp_error_page(resp, 400, "The request was not understood.");
+        break;
+    case TL_ETOOBIG:
+        resp_error_page(resp, 413, "The request is too large.");
+        break;
+    default:
+        log_error("%.*s %.*s: handler failed: %s", STR_FMT(r->method_name), STR_FMT(r->path),
+                  tl_strerror(e));
+        resp_error_page(resp, 500, "Internal server error.");
+        break;
+    }
+}
+
+/* Headers from a small arena buffer, body straight from the handler's
+ * buffer: both go into libfcgi's stream buffer, flushed by Finish. */
+static void srv_worker_write(FCGX_Request *fr, struct resp *resp, struct arena *a)
+{
+    if (resp->headers.oom || resp->body.oom) {
+        log_error("response: out of memory");
+        resp_init(resp, a);
+        resp->status = 500;
+    }
+    bool head = resp->head_only;
+    struct strbuf hdr;
+    strbuf_init(&hdr, a, 512 + resp->headers.len);
+    resp->head_only = true;
+    resp_serialize(resp, &hdr);
+    resp->head_only = head;
+    FCGX_PutStr(hdr.p, (int)hdr.len, fr->out);
+    if (!head && resp->body.len)
+        FCGX_PutStr(resp->body.p, (int)resp->body.len, fr->out);
+    if (FCGX_GetError(fr->out))
+        log_debug("response not delivered: the web server closed the connection");
+}
