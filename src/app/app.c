@@ -84,6 +84,7 @@ static void *app_worker_init(const struct cfg *c, void *state)
         return NULL;
     }
     cache_bind(aw->cache, c->cache_default_timeout_s);
+    cache_honor_no_cache(c->debug);
     if (cache_enabled(aw->cache))
         aw->sessions = sess_store_new(c, aw->cache);
     return aw;

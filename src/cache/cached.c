@@ -26,6 +26,9 @@
 
 static struct cache *cached_client;
 static unsigned cached_default_timeout_s = 300;
+static bool cached_honor_no_cache;
+/* Set by cache_view_run for the duration of one request with no-cache. */
+static bool cached_skip_lookups;
 
 static unsigned cached_ttl(int timeout_s);
 static bool cached_parse_u64(struct str s, uint64_t *out);
@@ -45,6 +48,11 @@ void cache_bind(struct cache *cc, unsigned default_timeout_s)
     cached_client = cc;
     if (default_timeout_s)
         cached_default_timeout_s = default_timeout_s;
+}
+
+void cache_honor_no_cache(bool on)
+{
+    cached_honor_no_cache = on;
 }
 
 struct cache *cache_bound(void)
@@ -147,7 +155,12 @@ enum tl_err cache_view_run(const struct cache_view_spec *spec, struct req *r, st
     struct cache_view_entry e;
     bool gen_known = false, reachable = false;
     uint64_t gen = 0;
-    if (cached_lookup_view(key, r->arena, &e, &gen_known, &gen, &reachable)) {
+    bool skip = false;
+    if (cached_honor_no_cache) {
+        struct str cc_hdr = req_param(r, "HTTP_CACHE_CONTROL");
+        skip = cc_hdr.len && memmem(cc_hdr.p, cc_hdr.len, "no-cache", 8);
+    }
+    if (cached_lookup_view(key, r->arena, &e, &gen_known, &gen, &reachable) && !skip) {
         cached_serve_entry(&e, r, w);
         return TL_OK;
     }
@@ -162,13 +175,15 @@ enum tl_err cache_view_run(const struct cache_view_spec *spec, struct req *r, st
     /* Stampede lock: the first worker to miss computes; the others wait a
      * little for its entry rather than all hitting the database at once. */
     struct str lock = { arena_printf(r->arena, "%.*s/lock", STR_FMT(key)), key.len + 5 };
-    bool have_lock = cache_add(cc, lock, STR("1"), CACHE_LOCK_TTL_S) == TL_OK;
-    if (!have_lock && cached_wait_for_entry(key, r->arena, &e)) {
+    bool have_lock = !skip && cache_add(cc, lock, STR("1"), CACHE_LOCK_TTL_S) == TL_OK;
+    if (!have_lock && !skip && cached_wait_for_entry(key, r->arena, &e)) {
         cached_serve_entry(&e, r, w);
         return TL_OK;
     }
 
+    cached_skip_lookups = skip;   /* memoized calls inside fn recompute too */
     enum tl_err err = fn(r, w);
+    cached_skip_lookups = false;
     if (err == TL_OK && w->status == 200) {
         struct str etag = cached_etag(r->arena, strbuf_str(&w->body));
         if (gen_known && cached_view_storable(spec, w)) {
@@ -411,7 +426,7 @@ enum tl_err cache_memo_run(const struct cache_memo_spec *spec, struct arena *a,
     bool gen_known = found[1] && cached_parse_u64(vals[1], &gen);
     bool memver_known = fixed || (found[2] && cached_parse_u64(vals[2], &memver));
     struct str payload;
-    if (found[0] && gen_known && memver_known &&
+    if (found[0] && gen_known && memver_known && !cached_skip_lookups &&
         cached_memo_entry_parse(vals[0], &e_memver, &e_gen, &payload) && e_gen == gen &&
         (fixed || e_memver == memver)) {
         if (spec->codec->decode(payload, a, out) == TL_OK)

@@ -32,6 +32,11 @@ struct cache;
 
 /* Bind the layer to this worker's client (borrowed) and default timeout. */
 void cache_bind(struct cache *cc, unsigned default_timeout_s);
+/* Debug and benchmarks only: a request with "Cache-Control: no-cache" skips
+ * the view and memo lookups (recomputes and stores; fragments still used),
+ * which measures "cold with fragments cached". Off by default: in production
+ * a client must not be able to force re-renders. */
+void cache_honor_no_cache(bool on);
 struct cache *cache_bound(void);
 /* The default timeout given to cache_bind (300 s unless configured). */
 unsigned cache_default_timeout(void);
