@@ -97,11 +97,12 @@ void sess_store_free(struct sess_store *st)
     free(st);
 }
 
-/* Returns NULL only when the arena is out of memory; every sess_* function
- * accepts NULL and then behaves as for a request without a session. */
+/* Returns NULL only when st is NULL or the arena is out of memory; every
+ * sess_* function accepts NULL and then behaves as for a request without a
+ * session. */
 struct sess *sess_begin(struct sess_store *st, struct str cookie, struct arena *a)
 {
-    struct sess *s = arena_calloc(a, 1, sizeof *s);
+    struct sess *s = st ? arena_calloc(a, 1, sizeof *s) : NULL;
     if (!s)
         return NULL;
     s->st = st;

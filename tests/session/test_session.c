@@ -548,7 +548,8 @@ static void test_flags_and_limits(void)
         sess_store_free(st);
     }
 
-    /* NULL session (arena out of memory) is tolerated everywhere */
+    /* NULL store or session (arena out of memory) is tolerated everywhere */
+    CHECK(sess_begin(NULL, STR("x"), arena) == NULL, "NULL store");
     sess_set(NULL, STR("a"), STR("b"));
     sess_flash(NULL, STR("a"), STR("b"));
     sess_remove(NULL, STR("a"));

@@ -10,8 +10,8 @@
  * store) and are shared by two pools (two clients) on the same servers; the
  * stored key is prefix + "session:<hex id>"; a 31-day lifetime goes out as
  * an absolute expiry (mock); a dead server degrades to no session.
- * Exits 77 when the mock cannot be started (skip; tl_skip_or_fail in the
- * shell wrapper turns that into a failure under TL_REQUIRE_SERVERS=1).
+ * Exits 77 when the mock cannot be started (skip), 1 instead when
+ * TL_REQUIRE_SERVERS=1.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -93,6 +94,7 @@ static bool start_mock(const char *path, unsigned *port)
         return false;
     mock_pid = fork();
     if (mock_pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);   /* never outlive a crashed test */
         dup2(out[1], STDOUT_FILENO);
         close(out[0]);
         execl(path, path, "--user", "tl", "--pass", "secret", (char *)NULL);
@@ -337,8 +339,10 @@ int main(int argc, char **argv)
         is_mock = true;
         signal(SIGPIPE, SIG_IGN);
         if (!start_mock(argv[2], &port)) {
-            fprintf(stderr, "SKIP: cannot start %s\n", argv[2]);
-            return 77;
+            const char *req = getenv("TL_REQUIRE_SERVERS");
+            bool is_required = req && strcmp(req, "1") == 0;
+            fprintf(stderr, "%s: cannot start %s\n", is_required ? "FAIL" : "SKIP", argv[2]);
+            return is_required ? 1 : 77;
         }
         cfg_fill(&c, port, "tl", "secret");
     } else if (argc == 5 && strcmp(argv[1], "real") == 0) {
