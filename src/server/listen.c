@@ -80,12 +80,14 @@ void srv_listen_close(struct srv_listener *l)
 static int srv_listen_unix(const struct cfg *c, const char *path, struct srv_listener *l)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof sa.sun_path) {
+    size_t len = strlen(path);
+    if (len >= sizeof sa.sun_path || len >= sizeof l->path) {
         log_error("listen unix:%s: path too long", path);
         return -1;
     }
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-    snprintf(l->desc, sizeof l->desc, "unix:%s", path);
+    memcpy(sa.sun_path, path, len + 1);
+    memcpy(l->desc, "unix:", 5);
+    memcpy(l->desc + 5, path, len + 1);
     struct stat st;
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
@@ -120,7 +122,7 @@ static int srv_listen_unix(const struct cfg *c, const char *path, struct srv_lis
         log_error("listen %s: bind: %s", l->desc, strerror(err));
         goto fail;
     }
-    snprintf(l->path, sizeof l->path, "%s", path);
+    memcpy(l->path, path, len + 1);
     l->owns_path = true;
     if (chmod(path, (mode_t)c->socket_mode) < 0) {
         log_error("listen %s: chmod 0%o: %s", l->desc, c->socket_mode, strerror(errno));
