@@ -1,1 +1,126 @@
-/* app/task_dao.c - placeholder; filled in by its owner. */
+/*
+ * app/task_dao.c - the task table: all, get, create, delete (task_dao.h).
+ * Owns: the SQL for tasks. The same text serves both backends ("?"
+ *   placeholders, no dialect-specific syntax); values are always bound.
+ * Invariants: names are returned byte for byte as stored, copied into the
+ *   caller's arena; ids come from the database (never reused: see
+ *   migrations/0001_create_task.*).
+ * Context: workers.
+ */
+#include <string.h>
+
+#include "task_dao.h"
+
+static const char task_sql_all[] = "SELECT id, name FROM task ORDER BY id";
+static const char task_sql_get[] = "SELECT id, name FROM task WHERE id = ?";
+static const char task_sql_create[] = "INSERT INTO task (name) VALUES (?)";
+static const char task_sql_delete[] = "DELETE FROM task WHERE id = ?";
+
+struct task_collect {
+    struct arena *a;
+    struct task_list *list;
+    size_t cap;
+    bool oom;
+};
+
+static int task_collect_row(void *arg, const struct db_val *cols, size_t n_cols);
+static bool task_from_row(struct arena *a, const struct db_val *cols, size_t n_cols, struct task *out);
+
+enum tl_err task_all(struct db *db, struct arena *a, struct task_list *out)
+{
+    *out = (struct task_list){ NULL, 0 };
+    struct task_collect c = { a, out, 0, false };
+    enum tl_err e = db_query(db, task_sql_all, NULL, 0, task_collect_row, &c);
+    if (e == TL_OK && c.oom)
+        e = TL_ENOMEM;
+    if (e != TL_OK)
+        *out = (struct task_list){ NULL, 0 };
+    return e;
+}
+
+struct task_one {
+    struct arena *a;
+    struct task *out;
+    bool found;
+    bool oom;
+};
+
+static int task_one_row(void *arg, const struct db_val *cols, size_t n_cols)
+{
+    struct task_one *o = arg;
+    if (!task_from_row(o->a, cols, n_cols, o->out)) {
+        o->oom = true;
+        return 1;
+    }
+    o->found = true;
+    return 1;   /* the id is unique: one row is all there is */
+}
+
+enum tl_err task_get(struct db *db, long long id, struct arena *a, struct task *out)
+{
+    struct db_val p[] = { db_int(id) };
+    struct task_one o = { a, out, false, false };
+    enum tl_err e = db_query(db, task_sql_get, p, 1, task_one_row, &o);
+    if (e != TL_OK)
+        return e;
+    if (o.oom)
+        return TL_ENOMEM;
+    return o.found ? TL_OK : TL_ENOTFOUND;
+}
+
+enum tl_err task_create(struct db *db, struct str name, long long *id_out)
+{
+    struct db_val p[] = { db_text(name) };
+    long long id = 0;
+    enum tl_err e = db_exec(db, task_sql_create, p, 1, NULL, &id);
+    if (e == TL_OK && id_out)
+        *id_out = id;
+    return e;
+}
+
+enum tl_err task_delete(struct db *db, long long id)
+{
+    struct db_val p[] = { db_int(id) };
+    uint64_t affected = 0;
+    enum tl_err e = db_exec(db, task_sql_delete, p, 1, &affected, NULL);
+    if (e != TL_OK)
+        return e;
+    return affected ? TL_OK : TL_ENOTFOUND;
+}
+
+/* Append one row, doubling the array (it lives in the arena, so the old
+ * copy is simply left behind until reset). */
+static int task_collect_row(void *arg, const struct db_val *cols, size_t n_cols)
+{
+    struct task_collect *c = arg;
+    struct task_list *l = c->list;
+    if (l->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        struct task *items = arena_realloc(c->a, l->items, c->cap * sizeof *items, cap * sizeof *items);
+        if (!items) {
+            c->oom = true;
+            return 1;
+        }
+        l->items = items;
+        c->cap = cap;
+    }
+    if (!task_from_row(c->a, cols, n_cols, &l->items[l->n])) {
+        c->oom = true;
+        return 1;
+    }
+    l->n++;
+    return 0;
+}
+
+static bool task_from_row(struct arena *a, const struct db_val *cols, size_t n_cols, struct task *out)
+{
+    if (n_cols < 2 || cols[0].type != DB_INT)
+        return false;
+    const struct str s = cols[1].type == DB_TEXT ? cols[1].s : STR("");
+    char *copy = arena_strndup(a, s.p ? s.p : "", s.len);
+    if (!copy)
+        return false;
+    out->id = cols[0].i;
+    out->name = (struct str){ copy, s.len };
+    return true;
+}

@@ -1,0 +1,2 @@
+-- 0001 create_task, undone.
+DROP TABLE task;

@@ -1,0 +1,146 @@
+/*
+ * db/db.c - the backend-neutral half of db.h: handles, dispatch to the
+ *   SQLite or MariaDB backend, transactions, the query counter.
+ * Owns: struct db allocation. Connections themselves belong to the backends
+ *   and are opened lazily on first use (so after fork in a worker).
+ * Context: workers and one-shot commands; single-threaded.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+struct db *db_open(const char *url, unsigned timeout_ms, struct tl_diag *d)
+{
+    struct db *db = calloc(1, sizeof *db);
+    if (!db) {
+        tl_diag_set(d, NULL, 0, 0, "out of memory");
+        return NULL;
+    }
+    if (db_url_parse(url, &db->url, d) != TL_OK) {
+        free(db);
+        return NULL;
+    }
+    db->timeout_ms = timeout_ms ? timeout_ms : 1000;
+    return db;
+}
+
+void db_close(struct db *db)
+{
+    if (!db)
+        return;
+    if (db->url.kind == DB_SQLITE)
+        db_sqlite_close(db);
+    else
+        db_maria_close(db);
+    /* the password should not outlive the handle in freed heap memory */
+    explicit_bzero(&db->url, sizeof db->url);
+    free(db);
+}
+
+enum db_kind db_kind(const struct db *db)
+{
+    return db->url.kind;
+}
+
+static enum tl_err db_run(struct db *db, const char *sql, const struct db_val *params,
+                          size_t n_params, db_row_fn row, void *arg, uint64_t *affected,
+                          long long *last_id)
+{
+    if (affected)
+        *affected = 0;
+    if (last_id)
+        *last_id = 0;
+    if (!sql || (n_params && !params))
+        return TL_EINVAL;
+    if (db->url.kind == DB_SQLITE)
+        return db_sqlite_run(db, sql, params, n_params, row, arg, affected, last_id);
+    return db_maria_run(db, sql, params, n_params, row, arg, affected, last_id);
+}
+
+enum tl_err db_query(struct db *db, const char *sql, const struct db_val *params, size_t n_params,
+                     db_row_fn row, void *arg)
+{
+    return db_run(db, sql, params, n_params, row, arg, NULL, NULL);
+}
+
+enum tl_err db_exec(struct db *db, const char *sql, const struct db_val *params, size_t n_params,
+                    uint64_t *affected, long long *last_id)
+{
+    return db_run(db, sql, params, n_params, NULL, NULL, affected, last_id);
+}
+
+enum tl_err db_exec_script(struct db *db, const char *sql)
+{
+    if (!sql)
+        return TL_EINVAL;
+    if (db->url.kind == DB_SQLITE)
+        return db_sqlite_script(db, sql);
+    return db_maria_script(db, sql);
+}
+
+/* SQLite: BEGIN IMMEDIATE takes the write lock up front (waiting up to the
+ * busy timeout), so a transaction never fails half way on a lock upgrade. */
+enum tl_err db_begin(struct db *db)
+{
+    if (db->in_tx)
+        return TL_EINVAL;
+    enum tl_err e = db_run(db, db->url.kind == DB_SQLITE ? "BEGIN IMMEDIATE" : "START TRANSACTION",
+                           NULL, 0, NULL, NULL, NULL, NULL);
+    if (e == TL_OK) {
+        db->in_tx = true;
+        db->tx_lost = false;
+    }
+    return e;
+}
+
+/* A transaction whose connection died is gone (the server rolled it back):
+ * COMMIT reports TL_EUNAVAIL without a round trip on a new connection. */
+enum tl_err db_commit(struct db *db)
+{
+    if (!db->in_tx)
+        return TL_EINVAL;
+    if (db->tx_lost) {
+        db->in_tx = db->tx_lost = false;
+        return TL_EUNAVAIL;
+    }
+    enum tl_err e = db_run(db, "COMMIT", NULL, 0, NULL, NULL, NULL, NULL);
+    if (e != TL_OK && db->in_tx && !db->tx_lost) {
+        /* SQLite keeps the transaction open after a failed (busy) COMMIT:
+         * roll it back so the handle is usable again; the caller sees e. */
+        (void)db_run(db, "ROLLBACK", NULL, 0, NULL, NULL, NULL, NULL);
+    }
+    db->in_tx = db->tx_lost = false;
+    return e;
+}
+
+enum tl_err db_rollback(struct db *db)
+{
+    if (!db->in_tx)
+        return TL_EINVAL;
+    if (db->tx_lost) {
+        db->in_tx = db->tx_lost = false;
+        return TL_OK;
+    }
+    enum tl_err e = db_run(db, "ROLLBACK", NULL, 0, NULL, NULL, NULL, NULL);
+    db->in_tx = db->tx_lost = false;
+    return e == TL_EUNAVAIL ? TL_OK : e;
+}
+
+uint64_t db_query_count(const struct db *db)
+{
+    return db->n_queries;
+}
+
+int64_t db_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *db_label(const struct db *db)
+{
+    return db->url.kind == DB_SQLITE ? db->url.path : db->url.dbname;
+}

@@ -1,0 +1,94 @@
+/*
+ * db/internal.h - declarations shared inside src/db only (never included
+ *   from outside the directory).
+ * Owns: struct db (the handle behind db.h), the backend entry points that
+ *   db.c dispatches to, and the migration helpers the CLI shares with
+ *   migrate.c.
+ * Context: workers and one-shot commands.
+ */
+#ifndef TASKLIST_DB_INTERNAL_H
+#define TASKLIST_DB_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "db.h"
+
+/* Prepared statements kept per connection; the least recently prepared one
+ * is finalized when the cache is full (the app uses a handful). */
+#define DB_STMT_CACHE_MAX 64
+/* After a failed connect, answer TL_EUNAVAIL at once for this long, so a
+ * dead database costs one connect attempt per interval, not one per call. */
+#define DB_RETRY_MS 1000
+/* Longest SQL prefix quoted in a log line. */
+#define DB_LOG_SQL_MAX 80
+
+struct db_sqlite;
+struct db_maria;
+
+struct db {
+    struct db_url url;
+    unsigned timeout_ms;
+    uint64_t n_queries;     /* statements sent, see db_query_count() */
+    bool in_tx;             /* between db_begin and db_commit/rollback */
+    bool tx_lost;           /* the connection died inside that transaction */
+    char last_error[512];   /* the library's message for the last failure */
+    struct db_sqlite *sqlite;
+    struct db_maria *maria;
+};
+
+/* Milliseconds on the monotonic clock. */
+int64_t db_now_ms(void);
+
+/* Backends. run = one statement with params; rows go to row (may be NULL);
+ * affected/last_id may be NULL. Each counts what it sends in db->n_queries
+ * and logs library errors itself. */
+enum tl_err db_sqlite_run(struct db *db, const char *sql, const struct db_val *params,
+                          size_t n_params, db_row_fn row, void *arg, uint64_t *affected,
+                          long long *last_id);
+enum tl_err db_sqlite_script(struct db *db, const char *sql);
+void db_sqlite_close(struct db *db);
+
+enum tl_err db_maria_run(struct db *db, const char *sql, const struct db_val *params,
+                         size_t n_params, db_row_fn row, void *arg, uint64_t *affected,
+                         long long *last_id);
+enum tl_err db_maria_script(struct db *db, const char *sql);
+void db_maria_close(struct db *db);
+
+/* Migrations found in a directory: steps[i] is version i + 1. */
+enum mig_dir { MIG_UP, MIG_DOWN, MIG_DIR__MAX };
+enum mig_dialect { MIG_ANY, MIG_SQLITE, MIG_MARIADB, MIG_DIALECT__MAX };
+
+struct mig_step {
+    unsigned version;
+    char name[128];
+    char file[MIG_DIR__MAX][MIG_DIALECT__MAX][192]; /* "" = absent */
+};
+
+struct mig_set {
+    struct mig_step *steps;
+    unsigned n;
+};
+
+/* Scan dir. TL_ENOTFOUND/TL_EIO when it cannot be read, TL_EPARSE on a
+ * gap, a duplicate or a version without up or down (d says which file).
+ * On success free with mig_set_fini. */
+enum tl_err mig_scan(const char *dir, struct mig_set *out, struct tl_diag *d);
+void mig_set_fini(struct mig_set *s);
+
+/* One applied version as recorded in schema_version. */
+struct mig_applied {
+    unsigned version;
+    char name[128];
+    char applied_at[32];
+};
+
+/* Rows of schema_version ordered by version (none when the table does not
+ * exist). *out is malloc'd (free it); *n gets the count. */
+enum tl_err mig_applied_list(struct db *db, struct mig_applied **out, size_t *n);
+
+/* Human label of the database for messages: its name, or the SQLite path. */
+const char *db_label(const struct db *db);
+
+#endif

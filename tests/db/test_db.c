@@ -1,0 +1,791 @@
+/*
+ * tests/db/test_db.c - the data layer against a real database: DAO,
+ *   migrations, the `tasklist db` CLI, transactions, failure paths.
+ * Usage: test_db sqlite            (temp dir; no server needed)
+ *        test_db mariadb           (TL_MARIADB_URL; optional TL_MARIADB_SOCK,
+ *                                   TL_MARIADB_PID for the hung-server test,
+ *                                   TL_MARIADB_RESTART = command restarting it)
+ * Each case prints what failed with its index and input.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app/task_dao.h"
+#include "db/db.h"
+#include "db/migrate.h"
+#include "server/arena.h"
+#include "server/config.h"
+
+static int failures;
+static bool is_maria;
+static char tmp[256];
+static char mig_dir[1024];
+static unsigned n_db;
+
+#define CHECK(cond, ...)                                                     \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            fprintf(stderr, "%s:%d: FAIL (%s): ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                    \
+            fputc('\n', stderr);                                             \
+            failures++;                                                      \
+        }                                                                    \
+    } while (0)
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sqlite_url(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "sqlite:///%s/%s", tmp, name);   /* tmp is absolute: four slashes */
+}
+
+/* A handle on an empty database: a new SQLite file, or the MariaDB test
+ * database with every table dropped (which also resets AUTO_INCREMENT). */
+static struct db *fresh_db(void)
+{
+    char url[1024];
+    struct tl_diag d = { 0 };
+    if (is_maria) {
+        snprintf(url, sizeof url, "%s", getenv("TL_MARIADB_URL"));
+    } else {
+        char name[32];
+        snprintf(name, sizeof name, "t%u.sqlite", ++n_db);
+        sqlite_url(url, sizeof url, name);
+    }
+    struct db *db = db_open(url, 1000, &d);
+    if (!db) {
+        fprintf(stderr, "db_open(%s): %s\n", url, d.msg);
+        exit(1);
+    }
+    if (is_maria) {
+        enum tl_err e = db_exec_script(db, "DROP TABLE IF EXISTS task, schema_version, t1, t2");
+        if (e != TL_OK) {
+            fprintf(stderr, "cannot reset the MariaDB test database: %s\n", tl_strerror(e));
+            exit(1);
+        }
+    }
+    return db;
+}
+
+static int write_file(const char *dir, const char *name, const char *text)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fputs(text, f);
+    return fclose(f);
+}
+
+/* A migrations folder under tmp with files given as name, text, ..., NULL. */
+static const char *make_mig_dir(const char *sub, ...)
+{
+    static char dir[512];
+    snprintf(dir, sizeof dir, "%s/%s", tmp, sub);
+    mkdir(dir, 0755);
+    va_list ap;
+    va_start(ap, sub);
+    const char *name;
+    while ((name = va_arg(ap, const char *))) {
+        const char *text = va_arg(ap, const char *);
+        if (write_file(dir, name, text) != 0) {
+            fprintf(stderr, "cannot write %s/%s\n", dir, name);
+            exit(1);
+        }
+    }
+    va_end(ap);
+    return dir;
+}
+
+static int count_row(void *arg, const struct db_val *cols, size_t n)
+{
+    long long *out = arg;
+    if (n && cols[0].type == DB_INT)
+        *out = cols[0].i;
+    return 0;
+}
+
+static long long scalar(struct db *db, const char *sql, enum tl_err *e_out)
+{
+    long long v = -1;
+    enum tl_err e = db_query(db, sql, NULL, 0, count_row, &v);
+    if (e_out)
+        *e_out = e;
+    return v;
+}
+
+static unsigned current(struct db *db)
+{
+    unsigned v = 12345;
+    enum tl_err e = migrate_current(db, &v);
+    CHECK(e == TL_OK, "migrate_current: %s", tl_strerror(e));
+    return v;
+}
+
+/* ---- migrations ---- */
+
+static void t_upgrade_idempotent(void)
+{
+    struct db *db = fresh_db();
+    struct tl_diag d = { 0 };
+    unsigned latest = 0;
+    CHECK(migrate_latest(mig_dir, &latest, &d) == TL_OK && latest >= 1, "latest %u: %s", latest, d.msg);
+    CHECK(current(db) == 0, "fresh database should be at 0");
+    enum tl_err e = migrate_upgrade(db, mig_dir, 0, &d);
+    CHECK(e == TL_OK, "upgrade: %s %s", tl_strerror(e), d.msg);
+    CHECK(current(db) == latest, "after upgrade at %u, want %u", current(db), latest);
+    long long id;
+    CHECK(task_create(db, STR("kept"), &id) == TL_OK, "create");
+    e = migrate_upgrade(db, mig_dir, 0, &d);
+    CHECK(e == TL_OK, "second upgrade: %s %s", tl_strerror(e), d.msg);
+    CHECK(current(db) == latest, "second upgrade moved the version");
+    struct arena *a = arena_new(0);
+    struct task t;
+    CHECK(task_get(db, id, a, &t) == TL_OK && str_eq_c(t.name, "kept"), "second upgrade lost data");
+    /* upgrade to an unknown version and to a lower one are refused */
+    CHECK(migrate_upgrade(db, mig_dir, latest + 1, &d) == TL_EINVAL, "upgrade past latest");
+    arena_free(a);
+    db_close(db);
+}
+
+static void t_downgrade_upgrade(void)
+{
+    struct db *db = fresh_db();
+    struct tl_diag d = { 0 };
+    struct arena *a = arena_new(0);
+    struct task_list l;
+    CHECK(migrate_upgrade(db, mig_dir, 0, &d) == TL_OK, "upgrade: %s", d.msg);
+    CHECK(task_create(db, STR("x"), NULL) == TL_OK, "create");
+    enum tl_err e = migrate_downgrade(db, mig_dir, 0, &d);
+    CHECK(e == TL_OK, "downgrade: %s %s", tl_strerror(e), d.msg);
+    CHECK(current(db) == 0, "after downgrade at %u", current(db));
+    CHECK(task_all(db, a, &l) == TL_EIO, "task table should be gone");
+    CHECK(migrate_downgrade(db, mig_dir, 0, &d) == TL_OK, "downgrade at 0 is a no-op");
+    CHECK(migrate_downgrade(db, mig_dir, 1, &d) == TL_EINVAL, "downgrade to above current");
+    CHECK(migrate_upgrade(db, mig_dir, 0, &d) == TL_OK, "re-upgrade: %s", d.msg);
+    CHECK(task_all(db, a, &l) == TL_OK && l.n == 0, "after re-upgrade: %zu tasks", l.n);
+    arena_free(a);
+    db_close(db);
+}
+
+static void t_newer_refused(void)
+{
+    const char *two = make_mig_dir("mig-two",
+        "0001_a.up.sql", "CREATE TABLE t1 (x INTEGER);",
+        "0001_a.down.sql", "DROP TABLE t1;",
+        "0002_b.up.sql", "CREATE TABLE t2 (x INTEGER);\n-- comment; with a semicolon\nINSERT INTO t2 VALUES (1);",
+        "0002_b.down.sql", "DROP TABLE t2;",
+        "README.md", "not a migration", (char *)NULL);
+    struct db *db = fresh_db();
+    struct tl_diag d = { 0 };
+    CHECK(migrate_upgrade(db, two, 0, &d) == TL_OK, "upgrade two: %s", d.msg);
+    CHECK(current(db) == 2, "at %u", current(db));
+    CHECK(scalar(db, "SELECT x FROM t2", NULL) == 1, "step 2 script did not run whole");
+    memset(&d, 0, sizeof d);
+    enum tl_err e = migrate_upgrade(db, mig_dir, 0, &d);
+    CHECK(e == TL_EINVAL, "upgrade of a newer database: %s", tl_strerror(e));
+    CHECK(strstr(d.msg, "database is at version 2 but this code knows only up to 1: refusing"),
+          "message: \"%s\"", d.msg);
+    CHECK(migrate_downgrade(db, mig_dir, 0, &d) == TL_EINVAL, "downgrade of a newer database");
+    CHECK(current(db) == 2, "refusal changed the version");
+    CHECK(migrate_upgrade(db, two, 1, &d) == TL_EINVAL, "upgrade to below current");
+    CHECK(migrate_downgrade(db, two, 1, &d) == TL_OK, "one step down: %s", d.msg);
+    CHECK(current(db) == 1, "at %u", current(db));
+    CHECK(migrate_downgrade(db, two, 0, &d) == TL_OK && current(db) == 0, "down to 0: %s", d.msg);
+    enum tl_err e2;
+    scalar(db, "SELECT COUNT(*) FROM t1", &e2);
+    CHECK(e2 == TL_EIO, "t1 should be gone");
+    db_close(db);
+}
+
+static void t_bad_dirs(void)
+{
+    static const struct {
+        const char *files[8];
+        enum tl_err want;
+        unsigned latest;
+        const char *msg_has;
+    } cases[] = {
+        { { NULL }, TL_OK, 0, NULL },
+        { { "0001_a.up.sql", "0001_a.down.sql", "notes.txt", NULL }, TL_OK, 1, NULL },
+        { { "0001_a.up.sql", "0001_a.down.sql", "0003_c.up.sql", "0003_c.down.sql", NULL }, TL_EPARSE, 0,
+          "version 2 is missing" },
+        { { "0001_a.up.sql", NULL }, TL_EPARSE, 0, "has no down file" },
+        { { "0001_a.down.sqlite.sql", "0001_a.down.mariadb.sql", NULL }, TL_EPARSE, 0, "has no up file" },
+        { { "0001_a.up.sql", "0001_b.down.sql", NULL }, TL_EPARSE, 0, "named both" },
+        { { "0001_a.up.sql", "1_a.up.sql", NULL }, TL_EPARSE, 0, "same migration" },
+        { { "01-a.up.sql", NULL }, TL_EPARSE, 0, "bad migration file name" },
+        { { "0001_a.sideways.sql", NULL }, TL_EPARSE, 0, "bad migration file name" },
+        { { "0001_a.up.postgres.sql", NULL }, TL_EPARSE, 0, "bad migration file name" },
+        { { "0000_a.up.sql", NULL }, TL_EPARSE, 0, "bad migration file name" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char sub[32];
+        snprintf(sub, sizeof sub, "bad%zu", i);
+        const char *dir = make_mig_dir(sub, (char *)NULL);
+        for (size_t f = 0; cases[i].files[f]; f++)
+            write_file(dir, cases[i].files[f], "SELECT 1;");
+        struct tl_diag d = { 0 };
+        unsigned latest = 999;
+        enum tl_err e = migrate_latest(dir, &latest, &d);
+        CHECK(e == cases[i].want, "case %zu (%s...): got %s (%s)", i,
+              cases[i].files[0] ? cases[i].files[0] : "empty", tl_strerror(e), d.msg);
+        if (e == TL_OK && cases[i].want == TL_OK)
+            CHECK(latest == cases[i].latest, "case %zu: latest %u", i, latest);
+        if (cases[i].msg_has)
+            CHECK(strstr(d.msg, cases[i].msg_has), "case %zu: message \"%s\" lacks \"%s\"", i, d.msg,
+                  cases[i].msg_has);
+    }
+    struct tl_diag d = { 0 };
+    unsigned latest;
+    char missing[512];
+    snprintf(missing, sizeof missing, "%s/no-such-dir", tmp);
+    CHECK(migrate_latest(missing, &latest, &d) == TL_ENOTFOUND, "missing folder");
+}
+
+/* A failing step leaves the version where it was; on SQLite nothing of the
+ * step remains (transactional DDL). */
+static void t_failed_step(void)
+{
+    const char *dir = make_mig_dir("mig-fail",
+        "0001_a.up.sql", "CREATE TABLE t1 (x INTEGER);",
+        "0001_a.down.sql", "DROP TABLE t1;",
+        "0002_b.up.sql", "CREATE TABLE t2 (x INTEGER);\nINSERT INTO no_such_table VALUES (1);",
+        "0002_b.down.sql", "DROP TABLE t2;", (char *)NULL);
+    struct db *db = fresh_db();
+    struct tl_diag d = { 0 };
+    enum tl_err e = migrate_upgrade(db, dir, 0, &d);
+    CHECK(e != TL_OK, "a failing step should fail the upgrade");
+    CHECK(strstr(d.file, "0002_b.up.sql") && strstr(d.msg, "no_such_table"), "diag: %s: %s", d.file, d.msg);
+    CHECK(current(db) == 1, "after a failed step 2: at %u, want 1", current(db));
+    enum tl_err e2;
+    scalar(db, "SELECT COUNT(*) FROM t2", &e2);
+    if (!is_maria)
+        CHECK(e2 == TL_EIO, "SQLite: the failed step's table t2 should have been rolled back");
+    else
+        CHECK(strstr(d.msg, "partly applied"), "MariaDB: message should warn of DDL: %s", d.msg);
+    db_close(db);
+}
+
+static void t_dialect_variant(void)
+{
+    const char *dir = make_mig_dir("mig-dialect",
+        "0001_v.up.sql", "CREATE TABLE t1 (plain INTEGER);",
+        "0001_v.up.sqlite.sql", "CREATE TABLE t1 (only_sqlite INTEGER);",
+        "0001_v.up.mariadb.sql", "CREATE TABLE t1 (only_mariadb INTEGER) ENGINE=InnoDB;",
+        "0001_v.down.sql", "DROP TABLE t1;", (char *)NULL);
+    struct db *db = fresh_db();
+    struct tl_diag d = { 0 };
+    CHECK(migrate_upgrade(db, dir, 0, &d) == TL_OK, "upgrade: %s", d.msg);
+    enum tl_err e;
+    scalar(db, is_maria ? "SELECT COUNT(only_mariadb) FROM t1" : "SELECT COUNT(only_sqlite) FROM t1", &e);
+    CHECK(e == TL_OK, "the dialect variant was not used");
+    CHECK(migrate_downgrade(db, dir, 0, &d) == TL_OK, "downgrade: %s", d.msg);
+    db_close(db);
+}
+
+/* ---- the DAO ---- */
+
+static void t_names_roundtrip(void)
+{
+    static char long_name[201];
+    memset(long_name, 'n', 200);
+    static const char *const names[] = {
+        "Buy milk",
+        "x'); DROP TABLE task; --",
+        "Robert'); DELETE FROM task WHERE ('1'='1",
+        "\" OR 1=1 -- ",
+        "`backticks` and \\backslash\\ and %s %n %% _ wildcards",
+        "<script>alert(1)</script>",
+        "naïve café — ☕ 日本語 кириллица",
+        "emoji outside the BMP: 😀🚀 𝄞",
+        "  leading and trailing spaces  ",
+        "tab\tand\nnewline",
+        "?",
+        "",
+        long_name,
+    };
+    size_t n = sizeof names / sizeof *names;
+    struct db *db = fresh_db();
+    struct tl_diag d = { 0 };
+    struct arena *a = arena_new(0);
+    CHECK(migrate_upgrade(db, mig_dir, 0, &d) == TL_OK, "upgrade: %s", d.msg);
+    long long ids[16];
+    for (size_t i = 0; i < n; i++) {
+        enum tl_err e = task_create(db, str_c(names[i]), &ids[i]);
+        CHECK(e == TL_OK && ids[i] > 0, "case %zu \"%s\": create %s", i, names[i], tl_strerror(e));
+        struct task t = { 0 };
+        e = task_get(db, ids[i], a, &t);
+        CHECK(e == TL_OK && t.id == ids[i] && str_eq_c(t.name, names[i]) && t.name.p[t.name.len] == '\0',
+              "case %zu \"%s\": got %s \"%.*s\"", i, names[i], tl_strerror(e), STR_FMT(t.name));
+    }
+    struct task_list l;
+    CHECK(task_all(db, a, &l) == TL_OK && l.n == n, "task_all: %zu rows, want %zu", l.n, n);
+    for (size_t i = 0; i < l.n && i < n; i++)
+        CHECK(l.items[i].id == ids[i] && str_eq_c(l.items[i].name, names[i]),
+              "task_all row %zu: %lld \"%.*s\", want %lld \"%s\"", i, l.items[i].id, STR_FMT(l.items[i].name),
+              ids[i], names[i]);
+    CHECK(scalar(db, "SELECT COUNT(*) FROM task", NULL) == (long long)n, "the SQL-looking names did something");
+    /* many rows: the list grows past its first allocation */
+    for (int i = 0; i < 100; i++)
+        CHECK(task_create(db, STR("bulk"), NULL) == TL_OK, "bulk %d", i);
+    CHECK(task_all(db, a, &l) == TL_OK && l.n == n + 100, "bulk task_all: %zu", l.n);
+    for (size_t i = 1; i < l.n; i++)
+        CHECK(l.items[i].id > l.items[i - 1].id, "not ordered by id at %zu", i);
+    arena_free(a);
+    db_close(db);
+}
+
+static void t_ids_never_reused(void)
+{
+    struct db *db = fresh_db();
+    struct tl_diag d = { 0 };
+    CHECK(migrate_upgrade(db, mig_dir, 0, &d) == TL_OK, "upgrade: %s", d.msg);
+    long long a, b, c, x, y;
+    CHECK(task_create(db, STR("a"), &a) == TL_OK && task_create(db, STR("b"), &b) == TL_OK &&
+          task_create(db, STR("c"), &c) == TL_OK, "create");
+    CHECK(a < b && b < c, "ids %lld %lld %lld", a, b, c);
+    CHECK(task_delete(db, c) == TL_OK, "delete the highest");
+    CHECK(task_create(db, STR("x"), &x) == TL_OK && x > c, "id %lld reused after delete of %lld", x, c);
+    CHECK(task_delete(db, a) == TL_OK && task_delete(db, b) == TL_OK && task_delete(db, x) == TL_OK,
+          "delete all");
+    CHECK(task_create(db, STR("y"), &y) == TL_OK && y > x, "id %lld reused on an empty table (max was %lld)", y, x);
+    db_close(db);
+}
+
+static void t_dao_errors(void)
+{
+    struct db *db = fresh_db();
+    struct tl_diag d = { 0 };
+    struct arena *a = arena_new(0);
+    CHECK(migrate_upgrade(db, mig_dir, 0, &d) == TL_OK, "upgrade: %s", d.msg);
+    struct task t;
+    static const long long missing[] = { 999999, 0, -1, 9223372036854775807LL };
+    for (size_t i = 0; i < sizeof missing / sizeof *missing; i++) {
+        CHECK(task_get(db, missing[i], a, &t) == TL_ENOTFOUND, "case %zu: get %lld", i, missing[i]);
+        CHECK(task_delete(db, missing[i]) == TL_ENOTFOUND, "case %zu: delete %lld", i, missing[i]);
+    }
+    long long id;
+    CHECK(task_create(db, STR("once"), &id) == TL_OK, "create");
+    CHECK(task_delete(db, id) == TL_OK, "delete");
+    CHECK(task_delete(db, id) == TL_ENOTFOUND, "second delete");
+    CHECK(task_get(db, id, a, &t) == TL_ENOTFOUND, "get deleted");
+    /* counting: one statement per DAO call, nothing else */
+    uint64_t q0 = db_query_count(db);
+    struct task_list l;
+    CHECK(task_all(db, a, &l) == TL_OK, "all");
+    CHECK(db_query_count(db) == q0 + 1, "task_all sent %llu statements", (unsigned long long)(db_query_count(db) - q0));
+    CHECK(task_create(db, STR("c"), &id) == TL_OK && task_get(db, id, a, &t) == TL_OK, "create+get");
+    CHECK(db_query_count(db) == q0 + 3, "3 calls sent %llu statements", (unsigned long long)(db_query_count(db) - q0));
+    /* a wrong parameter count is refused, not sent */
+    CHECK(db_exec(db, "DELETE FROM task WHERE id = ?", NULL, 0, NULL, NULL) == TL_EINVAL, "missing param");
+    /* a syntax error is TL_EIO and the handle stays usable */
+    CHECK(db_exec(db, "SELEKT 1", NULL, 0, NULL, NULL) == TL_EIO, "syntax error");
+    CHECK(task_get(db, id, a, &t) == TL_OK, "handle unusable after an error");
+    arena_free(a);
+    db_close(db);
+}
+
+static void t_transactions(void)
+{
+    struct db *db = fresh_db();
+    struct tl_diag d = { 0 };
+    struct arena *a = arena_new(0);
+    struct task t;
+    CHECK(migrate_upgrade(db, mig_dir, 0, &d) == TL_OK, "upgrade: %s", d.msg);
+    long long id;
+    CHECK(db_begin(db) == TL_OK, "begin");
+    CHECK(db_begin(db) == TL_EINVAL, "nested begin");
+    CHECK(task_create(db, STR("rolled back"), &id) == TL_OK, "create in tx");
+    CHECK(db_rollback(db) == TL_OK, "rollback");
+    CHECK(task_get(db, id, a, &t) == TL_ENOTFOUND, "rolled-back row is visible");
+    CHECK(db_begin(db) == TL_OK && task_create(db, STR("committed"), &id) == TL_OK && db_commit(db) == TL_OK,
+          "commit");
+    CHECK(task_get(db, id, a, &t) == TL_OK, "committed row missing");
+    CHECK(db_commit(db) == TL_EINVAL && db_rollback(db) == TL_EINVAL, "commit/rollback outside a tx");
+    arena_free(a);
+    db_close(db);
+}
+
+/* ---- the CLI ---- */
+
+/* migrate_cli with stdout captured into out. */
+static int run_cli(const char *url, char *out, size_t out_len, int argc, ...)
+{
+    struct cfg c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.database_url, sizeof c.database_url, "%s", url);
+    c.db_timeout_ms = 1000;
+    char *argv[4] = { 0 };
+    va_list ap;
+    va_start(ap, argc);
+    for (int i = 0; i < argc && i < 3; i++)
+        argv[i] = va_arg(ap, char *);
+    va_end(ap);
+    char path[512];
+    snprintf(path, sizeof path, "%s/cli.out", tmp);
+    fflush(stdout);
+    int saved = dup(1), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    close(fd);
+    int rc = migrate_cli(&c, mig_dir, argc, argv);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(out, 1, out_len - 1, f) : 0;
+    out[n] = '\0';
+    if (f)
+        fclose(f);
+    return rc;
+}
+
+static void t_cli(void)
+{
+    char url[1024];
+    struct db *db = fresh_db();   /* resets MariaDB; names a new SQLite file */
+    if (is_maria) {
+        snprintf(url, sizeof url, "%s", getenv("TL_MARIADB_URL"));
+    } else {
+        char name[32];
+        snprintf(name, sizeof name, "t%u.sqlite", n_db);
+        sqlite_url(url, sizeof url, name);
+    }
+    static const struct {
+        int argc;
+        const char *argv[3];
+        int want_rc;
+        const char *out_has;
+    } cases[] = {
+        { 1, { "current" }, 0, "0 (upgrade pending)" },
+        { 1, { "upgrade" }, 0, "from 0 to 1" },
+        { 1, { "upgrade" }, 0, "already at version 1 (latest)" },
+        { 1, { "current" }, 0, "1 (latest)" },
+        { 1, { "history" }, 0, "create_task" },
+        { 1, { "downgrade" }, 0, "from 1 to 0" },
+        { 1, { "downgrade" }, 0, "already at version 0" },
+        { 1, { "history" }, 0, "pending" },
+        { 2, { "upgrade", "1" }, 0, "from 0 to 1" },
+        { 2, { "downgrade", "0" }, 0, "from 1 to 0" },
+        { 2, { "upgrade", "7" }, 1, "" },
+        { 2, { "upgrade", "0" }, 2, "" },
+        { 2, { "upgrade", "x1" }, 2, "" },
+        { 2, { "current", "1" }, 2, "" },
+        { 3, { "upgrade", "1", "2" }, 2, "" },
+        { 1, { "sideways" }, 2, "" },
+        { 0, { NULL }, 2, "" },
+        { 1, { "upgrade" }, 0, "from 0 to 1" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char out[4096];
+        int rc = run_cli(url, out, sizeof out, cases[i].argc, cases[i].argv[0], cases[i].argv[1],
+                         cases[i].argv[2]);
+        CHECK(rc == cases[i].want_rc && strstr(out, cases[i].out_has), "case %zu (db %s %s): rc %d, output \"%s\"",
+              i, cases[i].argv[0] ? cases[i].argv[0] : "", cases[i].argv[1] ? cases[i].argv[1] : "", rc, out);
+    }
+    /* a database newer than the code: refused with status 1 */
+    struct tl_diag d = { 0 };
+    CHECK(db_exec_script(db, "INSERT INTO schema_version (version, name, applied_at) "
+                             "VALUES (3, 'future', '2099-01-01T00:00:00Z')") == TL_OK, "fake version 3");
+    char out[4096];
+    CHECK(run_cli(url, out, sizeof out, 1, "upgrade") == 1, "upgrade of a newer database should exit 1");
+    CHECK(run_cli(url, out, sizeof out, 1, "current") == 1 && strstr(out, "3 (newer than this code)"),
+          "current of a newer database: \"%s\"", out);
+    CHECK(run_cli(url, out, sizeof out, 1, "history") == 1 && strstr(out, "unknown to this code"),
+          "history of a newer database: \"%s\"", out);
+    CHECK(run_cli("mysql://u:p@h", out, sizeof out, 1, "current") == 1, "bad URL should exit 1");
+    (void)d;
+    db_close(db);
+}
+
+/* ---- SQLite only ---- */
+
+static int journal_row(void *arg, const struct db_val *cols, size_t n)
+{
+    if (n && cols[0].type == DB_TEXT)
+        snprintf(arg, 16, "%.*s", STR_FMT(cols[0].s));
+    return 0;
+}
+
+
+static void t_sqlite_files(void)
+{
+    char dir[512], cwd[1024];
+    snprintf(dir, sizeof dir, "%s/rel", tmp);
+    mkdir(dir, 0755);
+    if (!getcwd(cwd, sizeof cwd) || chdir(dir) != 0) {
+        CHECK(0, "chdir %s", dir);
+        return;
+    }
+    struct tl_diag d = { 0 };
+    /* the default URL is relative to the working directory; instance/ is created */
+    struct db *db = db_open("sqlite:///instance/task-list.sqlite", 1000, &d);
+    CHECK(db && migrate_upgrade(db, mig_dir, 0, &d) == TL_OK, "default URL: %s", d.msg);
+    struct stat st;
+    CHECK(stat("instance/task-list.sqlite", &st) == 0, "instance/task-list.sqlite not created");
+    char mode[16] = "";
+    CHECK(db_query(db, "PRAGMA journal_mode", NULL, 0, journal_row, mode) == TL_OK && !strcmp(mode, "wal"),
+          "journal mode \"%s\", want wal", mode);
+    db_close(db);
+    CHECK(chdir(cwd) == 0, "chdir back");
+    /* nested folders */
+    char url[1024];
+    sqlite_url(url, sizeof url, "a/b/c/deep.sqlite");
+    db = db_open(url, 1000, &d);
+    CHECK(db && migrate_upgrade(db, mig_dir, 0, &d) == TL_OK, "nested folders: %s", d.msg);
+    db_close(db);
+    /* a folder that cannot be created: TL_EUNAVAIL at once, no crash */
+    db = db_open("sqlite:////proc/no-such-dir/x.sqlite", 1000, &d);
+    struct arena *a = arena_new(0);
+    struct task_list l;
+    int64_t t0 = now_ms();
+    CHECK(task_all(db, a, &l) == TL_EUNAVAIL && now_ms() - t0 < 500, "unopenable database");
+    arena_free(a);
+    db_close(db);
+}
+
+/* Two handles on one file stand for two workers: each sees the other's
+ * writes; a writer blocked by another's transaction gives up after the
+ * busy timeout with TL_EUNAVAIL instead of hanging. */
+static void t_sqlite_two_workers(void)
+{
+    char url[1024];
+    sqlite_url(url, sizeof url, "shared.sqlite");
+    struct tl_diag d = { 0 };
+    struct db *w1 = db_open(url, 1000, &d), *w2 = db_open(url, 1000, &d);
+    struct arena *a = arena_new(0);
+    struct task t;
+    CHECK(migrate_upgrade(w1, mig_dir, 0, &d) == TL_OK, "upgrade: %s", d.msg);
+    long long id;
+    CHECK(task_create(w1, STR("from w1"), &id) == TL_OK, "w1 create");
+    CHECK(task_get(w2, id, a, &t) == TL_OK && str_eq_c(t.name, "from w1"), "w2 does not see w1's write");
+    CHECK(db_begin(w1) == TL_OK, "w1 begin");
+    int64_t t0 = now_ms();
+    enum tl_err e = task_create(w2, STR("blocked"), NULL);
+    int64_t dt = now_ms() - t0;
+    CHECK(e == TL_EUNAVAIL && dt >= 900 && dt < 2500, "blocked writer: %s after %lld ms", tl_strerror(e),
+          (long long)dt);
+    CHECK(task_get(w2, id, a, &t) == TL_OK, "readers are not blocked by a writer (WAL)");
+    CHECK(db_rollback(w1) == TL_OK, "w1 rollback");
+    CHECK(task_create(w2, STR("after"), NULL) == TL_OK, "w2 write after the lock is gone");
+    arena_free(a);
+    db_close(w1);
+    db_close(w2);
+}
+
+/* ---- MariaDB only ---- */
+
+static void t_maria_connect_paths(void)
+{
+    struct tl_diag d = { 0 };
+    struct db *db;
+    const char *sock = getenv("TL_MARIADB_SOCK");
+    if (sock) {
+        char url[1200];
+        snprintf(url, sizeof url, "mysql://tl:tlpass@localhost/task_list?unix_socket=%s", sock);
+        db = db_open(url, 1000, &d);
+        enum tl_err e;
+        CHECK(scalar(db, "SELECT 1", &e) == 1 && e == TL_OK, "unix socket: %s", tl_strerror(e));
+        db_close(db);
+    }
+    /* wrong password: TL_EUNAVAIL, then the back-off answers at once */
+    char url[1200];
+    snprintf(url, sizeof url, "%s", getenv("TL_MARIADB_URL"));
+    char *at = strstr(url, ":tlpass@");
+    if (at)
+        memcpy(at, ":wrongp@", 8);
+    db = db_open(url, 1000, &d);
+    enum tl_err e;
+    scalar(db, "SELECT 1", &e);
+    CHECK(e == TL_EUNAVAIL, "wrong password: %s", tl_strerror(e));
+    int64_t t0 = now_ms();
+    scalar(db, "SELECT 1", &e);
+    CHECK(e == TL_EUNAVAIL && now_ms() - t0 < 50, "back-off: %s after %lld ms", tl_strerror(e),
+          (long long)(now_ms() - t0));
+    CHECK(db_query_count(db) == 0, "nothing was sent, yet %llu counted", (unsigned long long)db_query_count(db));
+    db_close(db);
+    /* nobody listening: quick TL_EUNAVAIL */
+    db = db_open("mysql://tl:tlpass@127.0.0.1:1/task_list", 1000, &d);
+    t0 = now_ms();
+    scalar(db, "SELECT 1", &e);
+    CHECK(e == TL_EUNAVAIL && now_ms() - t0 < 1500, "closed port: %s after %lld ms", tl_strerror(e),
+          (long long)(now_ms() - t0));
+    db_close(db);
+}
+
+/* KILL the connection from another session: the next statement reconnects
+ * once and succeeds, on a new connection. */
+static void t_maria_killed(void)
+{
+    struct db *db = fresh_db(), *admin = fresh_db();
+    struct tl_diag d = { 0 };
+    struct arena *a = arena_new(0);
+    CHECK(migrate_upgrade(db, mig_dir, 0, &d) == TL_OK, "upgrade: %s", d.msg);
+    long long id;
+    CHECK(task_create(db, STR("survives"), &id) == TL_OK, "create");
+    long long conn = scalar(db, "SELECT CONNECTION_ID()", NULL);
+    char kill_sql[64];
+    snprintf(kill_sql, sizeof kill_sql, "KILL %lld", conn);
+    CHECK(db_exec_script(admin, kill_sql) == TL_OK, "KILL %lld", conn);
+    struct task t;
+    enum tl_err e = task_get(db, id, a, &t);
+    CHECK(e == TL_OK && str_eq_c(t.name, "survives"), "after KILL: %s", tl_strerror(e));
+    long long conn2 = scalar(db, "SELECT CONNECTION_ID()", NULL);
+    CHECK(conn2 > 0 && conn2 != conn, "connection id %lld -> %lld: no reconnect?", conn, conn2);
+    /* inside a transaction a lost connection is not papered over */
+    CHECK(db_begin(db) == TL_OK, "begin");
+    snprintf(kill_sql, sizeof kill_sql, "KILL %lld", conn2);
+    CHECK(db_exec_script(admin, kill_sql) == TL_OK, "KILL %lld", conn2);
+    e = task_create(db, STR("in lost tx"), NULL);
+    CHECK(e == TL_EUNAVAIL, "statement in a killed transaction: %s", tl_strerror(e));
+    CHECK(db_commit(db) == TL_EUNAVAIL, "commit of a lost transaction");
+    CHECK(task_get(db, id, a, &t) == TL_OK, "usable after the lost transaction");
+    arena_free(a);
+    db_close(db);
+    db_close(admin);
+}
+
+/* SIGSTOP the server: a query fails with TL_EUNAVAIL within 1.5 s (never
+ * hangs); after SIGCONT the next query reconnects and succeeds. */
+static void t_maria_hung(void)
+{
+    const char *pid_s = getenv("TL_MARIADB_PID");
+    if (!pid_s) {
+        fprintf(stderr, "hung-server test skipped: TL_MARIADB_PID not set\n");
+        return;
+    }
+    pid_t pid = (pid_t)atoi(pid_s);
+    struct db *db = fresh_db();
+    struct tl_diag d = { 0 };
+    struct arena *a = arena_new(0);
+    struct task_list l;
+    CHECK(migrate_upgrade(db, mig_dir, 0, &d) == TL_OK, "upgrade: %s", d.msg);
+    CHECK(task_create(db, STR("still here"), NULL) == TL_OK, "create");
+    CHECK(kill(pid, SIGSTOP) == 0, "SIGSTOP %d: %s", (int)pid, strerror(errno));
+    int64_t t0 = now_ms();
+    enum tl_err e1 = task_all(db, a, &l);
+    int64_t dt1 = now_ms() - t0;
+    t0 = now_ms();
+    enum tl_err e2 = task_create(db, STR("during the hang"), NULL);  /* a fresh connect this time */
+    int64_t dt2 = now_ms() - t0;
+    kill(pid, SIGCONT);
+    CHECK(e1 == TL_EUNAVAIL && dt1 < 1500, "query on a hung server: %s after %lld ms", tl_strerror(e1),
+          (long long)dt1);
+    CHECK(e2 == TL_EUNAVAIL && dt2 < 1500, "connect to a hung server: %s after %lld ms", tl_strerror(e2),
+          (long long)dt2);
+    /* back after at most the connect back-off */
+    enum tl_err e3 = TL_EUNAVAIL;
+    t0 = now_ms();
+    while (e3 != TL_OK && now_ms() - t0 < 3000) {
+        e3 = task_all(db, a, &l);
+        if (e3 != TL_OK)
+            usleep(50 * 1000);
+    }
+    CHECK(e3 == TL_OK && l.n == 1, "no recovery after SIGCONT: %s, %zu rows", tl_strerror(e3), l.n);
+    printf("hung server: TL_EUNAVAIL after %lld ms (query) and %lld ms (connect); recovered in %lld ms\n",
+           (long long)dt1, (long long)dt2, (long long)(now_ms() - t0));
+    arena_free(a);
+    db_close(db);
+}
+
+/* Restart the server under an open handle: the next statement reconnects;
+ * AUTO_INCREMENT survives the restart, so ids are still never reused. */
+static void t_maria_restart(void)
+{
+    const char *cmd = getenv("TL_MARIADB_RESTART");
+    if (!cmd) {
+        fprintf(stderr, "restart test skipped: TL_MARIADB_RESTART not set\n");
+        return;
+    }
+    struct db *db = fresh_db();
+    struct tl_diag d = { 0 };
+    struct arena *a = arena_new(0);
+    CHECK(migrate_upgrade(db, mig_dir, 0, &d) == TL_OK, "upgrade: %s", d.msg);
+    long long id1, id2, id3, id4;
+    CHECK(task_create(db, STR("one"), &id1) == TL_OK && task_create(db, STR("two"), &id2) == TL_OK &&
+          task_create(db, STR("three"), &id3) == TL_OK, "create");
+    CHECK(task_delete(db, id3) == TL_OK && task_delete(db, id2) == TL_OK, "delete the highest two");
+    int rc = system(cmd);
+    CHECK(rc == 0, "restart command failed (%d)", rc);
+    struct task t;
+    enum tl_err e = task_get(db, id1, a, &t);
+    CHECK(e == TL_OK, "first query after restart: %s", tl_strerror(e));
+    CHECK(task_create(db, STR("four"), &id4) == TL_OK && id4 > id3,
+          "id %lld after restart reuses a deleted id (max was %lld)", id4, id3);
+    arena_free(a);
+    db_close(db);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb; (void)flag; (void)ftw;
+    return remove(path);
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "sqlite";
+    is_maria = !strcmp(mode, "mariadb");
+    if (is_maria && !getenv("TL_MARIADB_URL")) {
+        fprintf(stderr, "test_db mariadb: TL_MARIADB_URL not set (run tests/db/test_db_mariadb.sh)\n");
+        return 77;
+    }
+    const char *root = getenv("TL_SOURCE_ROOT");
+    snprintf(mig_dir, sizeof mig_dir, "%s/migrations", root ? root : ".");
+    snprintf(tmp, sizeof tmp, "/tmp/tl-test-db-%s.XXXXXX", mode);
+    if (!mkdtemp(tmp)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    static const struct { const char *name; void (*fn)(void); bool sqlite, maria; } tests[] = {
+        { "upgrade_idempotent", t_upgrade_idempotent, true, true },
+        { "downgrade_upgrade", t_downgrade_upgrade, true, true },
+        { "newer_refused", t_newer_refused, true, true },
+        { "bad_dirs", t_bad_dirs, true, false },
+        { "failed_step", t_failed_step, true, true },
+        { "dialect_variant", t_dialect_variant, true, true },
+        { "names_roundtrip", t_names_roundtrip, true, true },
+        { "ids_never_reused", t_ids_never_reused, true, true },
+        { "dao_errors", t_dao_errors, true, true },
+        { "transactions", t_transactions, true, true },
+        { "cli", t_cli, true, true },
+        { "sqlite_files", t_sqlite_files, true, false },
+        { "sqlite_two_workers", t_sqlite_two_workers, true, false },
+        { "maria_connect_paths", t_maria_connect_paths, false, true },
+        { "maria_killed", t_maria_killed, false, true },
+        { "maria_hung", t_maria_hung, false, true },
+        { "maria_restart", t_maria_restart, false, true },
+    };
+    for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
+        if (is_maria ? !tests[i].maria : !tests[i].sqlite)
+            continue;
+        int before = failures;
+        int64_t t0 = now_ms();
+        tests[i].fn();
+        printf("%s %s/%s (%lld ms)\n", failures == before ? "ok  " : "FAIL", mode, tests[i].name,
+               (long long)(now_ms() - t0));
+        fflush(stdout);
+    }
+    if (!getenv("TL_KEEP_TMP"))
+        nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (failures) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    return 0;
+}
