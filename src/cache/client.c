@@ -57,6 +57,10 @@ struct cache {
 };
 
 static int64_t cache_now_ms(void);
+static bool cache_should_retry(memcached_return_t rc, int *attempt);
+static memcached_return_t cache_mget_once(struct cache *cc, const char **fks, const size_t *fk_lens,
+                                          size_t n, struct arena *a, struct str *values, bool *found,
+                                          bool *is_oom);
 static enum tl_err cache_begin(struct cache *cc);
 static void cache_ok(struct cache *cc);
 static enum tl_err cache_fail(struct cache *cc, const char *op, struct str key, memcached_return_t rc);
@@ -135,7 +139,11 @@ enum tl_err cache_get(struct cache *cc, struct str key, struct arena *a, struct 
     uint32_t flags = 0;
     memcached_return_t rc;
     cc->stats.round_trips++;
-    char *v = memcached_get(cc->mc, fk, fk_len, &len, &flags, &rc);
+    char *v;
+    int attempt = 0;
+    do
+        v = memcached_get(cc->mc, fk, fk_len, &len, &flags, &rc);
+    while (cache_should_retry(rc, &attempt));
     if (rc == MEMCACHED_SUCCESS) {
         /* NULL with SUCCESS is an empty value (libmemcached's convention). */
         size_t v_len = v ? len : 0;
@@ -180,39 +188,15 @@ enum tl_err cache_get_multi(struct cache *cc, const struct str *keys, size_t n, 
             return TL_ENOMEM;
     }
     cc->stats.round_trips++;
-    /* A server that cannot be reached is skipped silently by mget (its keys
-     * just miss): the last-disconnect record is what tells us. */
-    memcached_reset_last_disconnected_server(cc->mc);
-    memcached_return_t rc = memcached_mget(cc->mc, fks, fk_lens, n);
-    if (rc != MEMCACHED_SUCCESS)
-        return cache_fail(cc, "get_multi", keys[0], rc);
-    memcached_result_st res;
-    memcached_result_create(cc->mc, &res);
     bool is_oom = false;
-    while (memcached_fetch_result(cc->mc, &res, &rc)) {
-        const char *k = memcached_result_key_value(&res);
-        size_t k_len = memcached_result_key_length(&res);
-        for (size_t i = 0; i < n; i++) {
-            if (found[i] || fk_lens[i] != k_len || memcmp(fks[i], k, k_len) != 0)
-                continue;
-            size_t v_len = memcached_result_length(&res);
-            char *copy = arena_strndup(a, v_len ? memcached_result_value(&res) : "", v_len);
-            if (!copy) {
-                is_oom = true;
-                continue;
-            }
-            values[i] = (struct str){ copy, v_len };
-            found[i] = true;
-        }
-    }
-    memcached_result_free(&res);
-    bool is_failed = (rc != MEMCACHED_END && rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND) ||
-                     memcached_server_get_last_disconnect(cc->mc) != NULL;
-    if (is_failed) {
+    memcached_return_t rc;
+    int attempt = 0;
+    do
+        rc = cache_mget_once(cc, fks, fk_lens, n, a, values, found, &is_oom);
+    while (cache_should_retry(rc, &attempt));
+    if (rc != MEMCACHED_SUCCESS) {
         for (size_t i = 0; i < n; i++)
             found[i] = false;
-        if (rc == MEMCACHED_END || rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND)
-            rc = MEMCACHED_CONNECTION_FAILURE;
         return cache_fail(cc, "get_multi", keys[0], rc);
     }
     for (size_t i = 0; i < n; i++) {
@@ -248,7 +232,11 @@ enum tl_err cache_delete(struct cache *cc, struct str key)
     size_t fk_len = cache_key_build(cache_prefix_of(cc), key, fk);
     cc->stats.sets++;
     cc->stats.round_trips++;
-    memcached_return_t rc = memcached_delete(cc->mc, fk, fk_len, 0);
+    memcached_return_t rc;
+    int attempt = 0;
+    do
+        rc = memcached_delete(cc->mc, fk, fk_len, 0);
+    while (cache_should_retry(rc, &attempt));
     if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND) {
         cache_ok(cc);
         return rc == MEMCACHED_SUCCESS ? TL_OK : TL_ENOTFOUND;
@@ -275,8 +263,11 @@ enum tl_err cache_incr(struct cache *cc, struct str key, uint64_t delta, uint64_
     uint64_t v = 0;
     cc->stats.sets++;
     cc->stats.round_trips++;
-    memcached_return_t rc =
-        memcached_increment_with_initial(cc->mc, fk, fk_len, delta, initial, cache_expiry(ttl_s), &v);
+    memcached_return_t rc;
+    int attempt = 0;
+    do
+        rc = memcached_increment_with_initial(cc->mc, fk, fk_len, delta, initial, cache_expiry(ttl_s), &v);
+    while (cache_should_retry(rc, &attempt));
     if (rc == MEMCACHED_SUCCESS) {
         cache_ok(cc);
         if (out)
@@ -304,7 +295,11 @@ enum tl_err cache_touch(struct cache *cc, struct str key, unsigned ttl_s)
     size_t fk_len = cache_key_build(cache_prefix_of(cc), key, fk);
     cc->stats.sets++;
     cc->stats.round_trips++;
-    memcached_return_t rc = memcached_touch(cc->mc, fk, fk_len, cache_expiry(ttl_s));
+    memcached_return_t rc;
+    int attempt = 0;
+    do
+        rc = memcached_touch(cc->mc, fk, fk_len, cache_expiry(ttl_s));
+    while (cache_should_retry(rc, &attempt));
     if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND) {
         cache_ok(cc);
         return rc == MEMCACHED_SUCCESS ? TL_OK : TL_ENOTFOUND;
@@ -384,6 +379,58 @@ memcached_st *cache_handle_for_cli(struct cache *cc, bool *is_auth_failure)
 
 /* ---- helpers ---- */
 
+/* libmemcached ejects a failed server lazily: the first operation mapped to
+ * it after the failure gets SERVER_MARKED_DEAD without any I/O, and the ketama
+ * ring has just been rebuilt without it. One immediate retry lands on a live
+ * server, so a dead server among several costs one failure, not two. */
+static bool cache_should_retry(memcached_return_t rc, int *attempt)
+{
+    return rc == MEMCACHED_SERVER_MARKED_DEAD && (*attempt)++ == 0;
+}
+
+/* One multi-get: GETKQ per key and a NOOP per server, then the replies.
+ * MEMCACHED_SUCCESS when every involved server answered (found[] filled),
+ * otherwise the error (a server that could not be reached counts: mget skips
+ * it silently, the last-disconnect record is what tells us). */
+static memcached_return_t cache_mget_once(struct cache *cc, const char **fks, const size_t *fk_lens,
+                                          size_t n, struct arena *a, struct str *values, bool *found,
+                                          bool *is_oom)
+{
+    for (size_t i = 0; i < n; i++)
+        found[i] = false;
+    memcached_reset_last_disconnected_server(cc->mc);
+    memcached_return_t rc = memcached_mget(cc->mc, fks, fk_lens, n);
+    if (rc != MEMCACHED_SUCCESS)
+        return rc;
+    memcached_result_st res;
+    memcached_result_create(cc->mc, &res);
+    while (memcached_fetch_result(cc->mc, &res, &rc)) {
+        const char *k = memcached_result_key_value(&res);
+        size_t k_len = memcached_result_key_length(&res);
+        for (size_t i = 0; i < n; i++) {
+            if (found[i] || fk_lens[i] != k_len || memcmp(fks[i], k, k_len) != 0)
+                continue;
+            size_t v_len = memcached_result_length(&res);
+            char *copy = arena_strndup(a, v_len ? memcached_result_value(&res) : "", v_len);
+            if (!copy) {
+                *is_oom = true;
+                continue;
+            }
+            values[i] = (struct str){ copy, v_len };
+            found[i] = true;
+        }
+    }
+    memcached_result_free(&res);
+    if (rc != MEMCACHED_END && rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND)
+        return rc;
+    const memcached_instance_st *lost = memcached_server_get_last_disconnect(cc->mc);
+    if (lost) {
+        rc = memcached_server_error_return(lost);
+        return memcached_failed(rc) ? rc : MEMCACHED_CONNECTION_FAILURE;
+    }
+    return MEMCACHED_SUCCESS;
+}
+
 static int64_t cache_now_ms(void)
 {
     struct timespec ts;
@@ -443,7 +490,7 @@ static enum tl_err cache_fail(struct cache *cc, const char *op, struct str key, 
         log_warn("cache: %s \"%.*s\": %s (%s); skipping the cache for %llu s", op, STR_FMT(key),
                  memcached_strerror(cc->mc, rc), why, (unsigned long long)interval_s);
     else
-        log_debug("cache: probe %s \"%.*s\" failed: %s; skipping the cache for %llu s", op, STR_FMT(key),
+        log_debug("cache: probe %s \"%.*s\" failed: %s; next try in %llu s", op, STR_FMT(key),
                   memcached_strerror(cc->mc, rc), (unsigned long long)interval_s);
     cc->is_open = true;
     cc->open_until_ms = cache_now_ms() + (int64_t)interval_s * 1000;
@@ -535,8 +582,11 @@ static enum tl_err cache_bump_raw(struct cache *cc, uint64_t *out)
     uint64_t v = 0, seed = cache_generation_seed();
     cc->stats.sets++;
     cc->stats.round_trips++;
-    memcached_return_t rc =
-        memcached_increment_with_initial(cc->mc, cc->gen_key, cc->gen_key_len, 1, seed, 0, &v);
+    memcached_return_t rc;
+    int attempt = 0;
+    do
+        rc = memcached_increment_with_initial(cc->mc, cc->gen_key, cc->gen_key_len, 1, seed, 0, &v);
+    while (cache_should_retry(rc, &attempt));
     if (rc == MEMCACHED_INVALID_ARGUMENTS || rc == MEMCACHED_CLIENT_ERROR) {
         /* Not a number (someone stored junk there): start a fresh generation. */
         char buf[24];
@@ -583,8 +633,12 @@ static enum tl_err cache_store(struct cache *cc, bool is_add, struct str key, st
     cc->stats.sets++;
     cc->stats.round_trips++;
     const char *v = value.p ? value.p : "";
-    memcached_return_t rc = is_add ? memcached_add(cc->mc, fk, fk_len, v, value.len, cache_expiry(ttl_s), 0)
-                                   : memcached_set(cc->mc, fk, fk_len, v, value.len, cache_expiry(ttl_s), 0);
+    memcached_return_t rc;
+    int attempt = 0;
+    do
+        rc = is_add ? memcached_add(cc->mc, fk, fk_len, v, value.len, cache_expiry(ttl_s), 0)
+                    : memcached_set(cc->mc, fk, fk_len, v, value.len, cache_expiry(ttl_s), 0);
+    while (cache_should_retry(rc, &attempt));
     switch (rc) {
     case MEMCACHED_SUCCESS:
     case MEMCACHED_STORED:

@@ -318,8 +318,10 @@ static void test_auth_failures(void)
               (unsigned long long)cache_stats_of(cc)->skipped);
         t_sleep(1.1); /* breaker interval (retry_timeout 1 s): a second probe, still refused */
         CHECK(cache_get(cc, STR("k"), a, &v) == TL_EUNAVAIL, "case %zu: probe", i);
-        CHECK(t_mock_stat(&m, "auth_fail") == 2, "case %zu: two attempts, got %llu", i,
-              t_mock_stat(&m, "auth_fail"));
+        /* libmemcached marks the server dead after the first refusal, so
+         * the probe may fail without asking again: at most two attempts. */
+        unsigned long long n_auth = t_mock_stat(&m, "auth_fail");
+        CHECK(n_auth >= 1 && n_auth <= 2, "case %zu: %llu attempts", i, n_auth);
         char *log = t_read_file(log_path);
         char want[128];
         snprintf(want, sizeof want, "cache: authentication failed for user \"mcuser\" on 127.0.0.1:%u", m.port);
@@ -421,9 +423,13 @@ static void test_hang(void)
     CHECK(cache_get(cc, STR("h"), a, &v) == TL_EUNAVAIL && cache_stats_of(cc)->errors == 2,
           "still skipped 1.1 s after the second failure");
     t_mock_cmd(&m, "fault none", buf, sizeof buf);
-    t_sleep(1.0);
-    e = cache_get(cc, STR("h"), a, &v);
+    /* Recovery within breaker interval + libmemcached's dead_timeout (whole
+     * seconds, so up to one more). */
+    t0 = t_now();
+    while ((e = cache_get(cc, STR("h"), a, &v)) != TL_OK && t_now() - t0 < 6)
+        t_sleep(0.1);
     CHECK(e == TL_OK && str_eq_c(v, "1"), "probe recovers: %s", tl_strerror(e));
+    printf("# hang: cache back %.2f s after the server answered again (retry 1 s, dead 2 s)\n", t_now() - t0);
     CHECK(cache_set(cc, STR("h"), STR("3"), 60) == TL_OK, "writes again");
     char *log = t_read_file(log_path);
     CHECK(t_count(log, "skipping the cache") == 1, "breaker open logged once:\n%s", log);
