@@ -72,8 +72,9 @@ static int cache_cli_stats(struct cache *cc)
         char name[300];
         snprintf(name, sizeof name, "%s:%u", memcached_server_name(inst),
                  (unsigned)memcached_server_port(inst));
-        if (st[i].pid == 0) {
-            /* memcached always reports its pid: a zero row did not answer. */
+        if (memcached_server_major_version(inst) == UINT8_MAX || st[i].pid <= 0 || !st[i].version[0]) {
+            /* No VERSION answer at the check, or no pid/version in the stats:
+             * memcached always reports both, so this server did not answer. */
             printf("%-28s %s\n", name, "unreachable");
             fprintf(stderr, "tasklist cache: %s does not answer: %s\n", name, memcached_server_error(inst));
             status = 1;

@@ -1,0 +1,92 @@
+/*
+ * tests/cache/cli_main.c - drives the cache client against real servers for
+ *   test_client_real.sh, with a hand-filled struct cfg (no config.c needed).
+ * Owns: nothing reusable. Settings come from the environment:
+ *   CACHE_SERVERS, CACHE_USER, CACHE_PASS, CACHE_RETRY_S (default 2).
+ * usage: cli_main stats | flush              -> cache_cli (its exit status)
+ *        cli_main setget N                   -> set and read back keys k0..k(N-1)
+ *        cli_main count N                    -> how many of k0..k(N-1) are cached
+ *        cli_main failover N PID             -> set N keys, SIGKILL PID (one of the
+ *                                               servers), then two rounds of set+get
+ * Prints one line "name value ..." per result; exit 0 when the result is the
+ * one the verb expects (all ok; at most one failure for failover).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache/client.h"
+#include "server/arena.h"
+#include "server/config.h"
+#include "test_util.h"
+
+static unsigned cli_setget(struct cache *cc, struct arena *a, int n, const char *value)
+{
+    unsigned n_ok = 0;
+    for (int k = 0; k < n; k++) {
+        char key[32];
+        snprintf(key, sizeof key, "k%d", k);
+        struct str v;
+        if (cache_set(cc, str_c(key), str_c(value), 300) == TL_OK &&
+            cache_get(cc, str_c(key), a, &v) == TL_OK && str_eq_c(v, value))
+            n_ok++;
+    }
+    return n_ok;
+}
+
+int main(int argc, char **argv)
+{
+    struct cfg c;
+    const char *retry = getenv("CACHE_RETRY_S");
+    t_cfg(&c, getenv("CACHE_SERVERS") ? getenv("CACHE_SERVERS") : "", getenv("CACHE_USER"),
+          getenv("CACHE_PASS"));
+    if (retry)
+        c.cache_retry_timeout_s = (unsigned)atoi(retry);
+    if (argc < 2) {
+        fprintf(stderr, "usage: cli_main stats|flush|setget N|count N|failover N PID\n");
+        return 2;
+    }
+    if (strcmp(argv[1], "stats") == 0 || strcmp(argv[1], "flush") == 0 || argc == 2)
+        return cache_cli(&c, argc - 1, argv + 1);
+
+    struct cache *cc = cache_new(&c);
+    struct arena *a = arena_new(0);
+    int n = atoi(argv[2]), status = 0;
+    double t0 = t_now();
+    if (strcmp(argv[1], "setget") == 0) {
+        unsigned n_ok = cli_setget(cc, a, n, "value");
+        const struct cache_stats *st = cache_stats_of(cc);
+        printf("ok %u errors %llu skipped %llu hits %llu seconds %.3f\n", n_ok, (unsigned long long)st->errors,
+               (unsigned long long)st->skipped, (unsigned long long)st->hits, t_now() - t0);
+        status = n_ok == (unsigned)n ? 0 : 1;
+    } else if (strcmp(argv[1], "count") == 0) {
+        unsigned n_hit = 0;
+        for (int k = 0; k < n; k++) {
+            char key[32];
+            snprintf(key, sizeof key, "k%d", k);
+            struct str v;
+            n_hit += cache_get(cc, str_c(key), a, &v) == TL_OK;
+        }
+        printf("hits %u errors %llu\n", n_hit, (unsigned long long)cache_stats_of(cc)->errors);
+    } else if (strcmp(argv[1], "failover") == 0 && argc == 4) {
+        unsigned before = cli_setget(cc, a, n, "before");
+        kill((pid_t)atoi(argv[3]), SIGKILL);
+        t_sleep(0.2);
+        unsigned round1 = cli_setget(cc, a, n, "after");
+        t_sleep(c.cache_retry_timeout_s + 0.2);
+        unsigned round2 = cli_setget(cc, a, n, "again");
+        const struct cache_stats *st = cache_stats_of(cc);
+        printf("before %u round1 %u round2 %u errors %llu skipped %llu seconds %.3f\n", before, round1, round2,
+               (unsigned long long)st->errors, (unsigned long long)st->skipped, t_now() - t0);
+        status = before == (unsigned)n && round2 == (unsigned)n && st->errors <= 1 ? 0 : 1;
+    } else {
+        fprintf(stderr, "cli_main: unknown verb \"%s\"\n", argv[1]);
+        status = 2;
+    }
+    cache_free(cc);
+    arena_free(a);
+    return status;
+}
