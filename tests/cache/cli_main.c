@@ -8,6 +8,10 @@
  *        cli_main count N                    -> how many of k0..k(N-1) are cached
  *        cli_main failover N PID             -> set N keys, SIGKILL PID (one of the
  *                                               servers), then two rounds of set+get
+ *        cli_main hung W R PID               -> W clients (one per "worker"), each
+ *                                               warmed up; SIGSTOP PID; R sequential
+ *                                               multi-gets taken by the clients in
+ *                                               turn; SIGCONT; median < 0.1 s expected
  * Prints one line "name value ..." per result; exit 0 when the result is the
  * one the verb expects (all ok; at most one failure for failover).
  */
@@ -22,6 +26,50 @@
 #include "server/arena.h"
 #include "server/config.h"
 #include "test_util.h"
+
+static int cli_cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* The acceptance scenario of a hung server, with W clients standing for W
+ * workers that nginx hands requests to in turn (the worst case for a
+ * per-worker breaker). */
+static int cli_hung(const struct cfg *c, int n_workers, int n_requests, pid_t pid)
+{
+    struct cache *cc[16];
+    struct arena *a = arena_new(0);
+    double lat[1000];
+    if (n_workers > 16 || n_requests > 1000)
+        return 2;
+    struct str keys[3] = { STR("view//"), STR("gen"), STR("frag") };
+    struct str vals[3];
+    bool found[3];
+    for (int w = 0; w < n_workers; w++) {
+        cc[w] = cache_new(c);
+        cache_get_multi(cc[w], keys, 3, a, vals, found);
+    }
+    kill(pid, SIGSTOP);
+    double t0 = t_now();
+    int n_slow = 0;
+    for (int r = 0; r < n_requests; r++) {
+        double t = t_now();
+        cache_get_multi(cc[r % n_workers], keys, 3, a, vals, found);
+        lat[r] = t_now() - t;
+        n_slow += lat[r] >= 0.1;
+    }
+    double total = t_now() - t0;
+    kill(pid, SIGCONT);
+    qsort(lat, (size_t)n_requests, sizeof *lat, cli_cmp_double);
+    double median = lat[(n_requests - 1) / 2];
+    printf("median %.4f max %.3f slow %d of %d total %.2f\n", median, lat[n_requests - 1], n_slow, n_requests,
+           total);
+    for (int w = 0; w < n_workers; w++)
+        cache_free(cc[w]);
+    arena_free(a);
+    return median < 0.1 ? 0 : 1;
+}
 
 static unsigned cli_setget(struct cache *cc, struct arena *a, int n, const char *value)
 {
@@ -52,6 +100,8 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "stats") == 0 || strcmp(argv[1], "flush") == 0 || argc == 2)
         return cache_cli(&c, argc - 1, argv + 1);
 
+    if (strcmp(argv[1], "hung") == 0 && argc == 5)
+        return cli_hung(&c, atoi(argv[2]), atoi(argv[3]), (pid_t)atoi(argv[4]));
     struct cache *cc = cache_new(&c);
     struct arena *a = arena_new(0);
     int n = atoi(argv[2]), status = 0;

@@ -64,4 +64,12 @@ echo "three servers, one killed: $out"
 "$CLI" stats >"$T/stats3.txt" 2>/dev/null && tl_fail "cache stats with a dead server exited 0"
 grep -q "^127.0.0.1:$P3 *unreachable" "$T/stats3.txt" || tl_fail "dead server row: $(cat "$T/stats3.txt")"
 grep -q "^127.0.0.1:$P2 " "$T/stats3.txt" || tl_fail "live server row missing"
+
+# 7. a HUNG server (SIGSTOP: accepts, never answers), default timeouts (poll
+# 2 s, retry 2 s, dead 30 s): 4 clients standing for 4 workers take 40
+# sequential requests in turn; each costs at most a couple of timeouts, so the
+# median request stays fast (the acceptance check of issue 5).
+export CACHE_SERVERS=127.0.0.1:$P1 CACHE_RETRY_S=2
+out=$("$CLI" hung 4 40 "$(cat "$T/mc$P1/pid")" 2>"$T/hung.log") || tl_fail "hung server: $out $(tail -5 "$T/hung.log")"
+echo "hung server, 4 workers, 40 sequential requests: $out"
 echo "ok"
