@@ -35,7 +35,7 @@ void db_close(struct db *db)
     else
         db_maria_close(db);
     /* the password should not outlive the handle in freed heap memory */
-    explicit_bzero(&db->url, sizeof db->url);
+    explicit_bzero(db->url.password, sizeof db->url.password);
     free(db);
 }
 

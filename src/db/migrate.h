@@ -21,7 +21,9 @@ enum tl_err migrate_current(struct db *db, unsigned *out);
 /* Upgrade to target (0 = latest). Idempotent. TL_EINVAL when the database is
  * newer than the code. */
 enum tl_err migrate_upgrade(struct db *db, const char *dir, unsigned target, struct tl_diag *d);
-/* Downgrade to target (default: one step down). */
+/* Downgrade to target (0 = undo every migration). The CLI's default, one
+ * step down, passes current - 1. TL_EINVAL when the database is newer than
+ * the code or below target. */
 enum tl_err migrate_downgrade(struct db *db, const char *dir, unsigned target, struct tl_diag *d);
 
 /* `tasklist db upgrade [V] | downgrade [V] | current | history`: argv[0] is
