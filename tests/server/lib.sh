@@ -26,3 +26,22 @@ hdr_has() { grep -qi -- "$2" "$T/hdr" || tl_fail "$1: headers lack \"$2\": $(cat
 worker_pids() {
   curl -s "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(" ".join(str(w["pid"]) for w in d["workers"] if w["state"] in ("idle","busy")))'
 }
+
+# local_nginx UPSTREAM : nginx from nginx/local.conf.in on a free port, the
+# way scripts/run-local.sh uses it. Sets NGINX_PORT.
+local_nginx() {
+  local p=$T/lnginx
+  NGINX_PORT=$(tl_free_port)
+  mkdir -p "$p/tmp"
+  sed -e "s#@PREFIX@#$p#g" -e "s#@LISTEN@#127.0.0.1:$NGINX_PORT#g" \
+      -e "s#@STATIC_DIR@#$TL_SRC/static/#g" -e "s#@UPSTREAM@#$1#g" \
+      "$TL_SRC/nginx/local.conf.in" >"$p/nginx.conf"
+  grep -q @ "$p/nginx.conf" && tl_fail "unsubstituted placeholder in local.conf.in"
+  nginx -t -p "$p" -c "$p/nginx.conf" >"$p/t.out" 2>&1 || tl_fail "nginx -t local.conf: $(cat "$p/t.out")"
+  nginx -p "$p" -c "$p/nginx.conf" -g 'daemon off;' >"$p/stdout" 2>&1 &
+  tl_remember $!
+  tl_wait_tcp "$NGINX_PORT" || tl_fail "local nginx does not answer: $(cat "$p/error.log")"
+}
+
+# wait_gone PID : up to 5 s
+wait_gone() { local i; for i in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
