@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -422,6 +423,37 @@ static void t_transactions(void)
     db_close(db);
 }
 
+/* A handle used before fork and then in the child: the child gets its own
+ * connection, the parent's keeps working (on MariaDB: the same session,
+ * so the child did not close it). */
+static void t_fork(void)
+{
+    struct db *db = fresh_db();
+    struct tl_diag d = { 0 };
+    struct arena *a = arena_new(0);
+    CHECK(migrate_upgrade(db, mig_dir, 0, &d) == TL_OK, "upgrade: %s", d.msg);
+    long long id;
+    CHECK(task_create(db, STR("before fork"), &id) == TL_OK, "create");
+    long long conn = is_maria ? scalar(db, "SELECT CONNECTION_ID()", NULL) : 0;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct task_list l;
+        bool ok = task_all(db, a, &l) == TL_OK && l.n == 1 && task_create(db, STR("child"), NULL) == TL_OK;
+        db_close(db);
+        _exit(ok ? 0 : 1);   /* _exit: the abandoned connection is not a leak worth reporting */
+    }
+    int status = -1;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child could not use the handle (status %d)", status);
+    struct task_list l;
+    CHECK(task_all(db, a, &l) == TL_OK && l.n == 2, "parent after fork: %zu rows", l.n);
+    if (is_maria)
+        CHECK(scalar(db, "SELECT CONNECTION_ID()", NULL) == conn, "the child ended the parent's session");
+    arena_free(a);
+    db_close(db);
+}
+
 /* ---- the CLI ---- */
 
 /* migrate_cli with stdout captured into out. */
@@ -763,6 +795,7 @@ int main(int argc, char **argv)
         { "ids_never_reused", t_ids_never_reused, true, true },
         { "dao_errors", t_dao_errors, true, true },
         { "transactions", t_transactions, true, true },
+        { "fork", t_fork, true, true },
         { "cli", t_cli, true, true },
         { "sqlite_files", t_sqlite_files, true, false },
         { "sqlite_two_workers", t_sqlite_two_workers, true, false },
