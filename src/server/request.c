@@ -243,8 +243,8 @@ struct str req_own_origin(const struct req *r, const char *public_origin)
     struct str port = req_param(r, "SERVER_PORT");
     /* A Host that already carries a port ("h:8080", "[::1]:8080") is used
      * as is; Debian's fastcgi_params sends nginx's $host, which has none. */
-    const char *colon = host.len ? memrchr(host.p, ':', host.len) : NULL;
-    const char *bracket = host.len ? memrchr(host.p, ']', host.len) : NULL;
+    const char *colon = host.p && host.len ? memrchr(host.p, ':', host.len) : NULL;
+    const char *bracket = host.p && host.len ? memrchr(host.p, ']', host.len) : NULL;
     bool has_port = colon && (!bracket || colon > bracket);
     bool default_port = r->is_https ? str_eq_c(port, "443") : str_eq_c(port, "80");
     const char *scheme = r->is_https ? "https://" : "http://";
