@@ -245,6 +245,50 @@ static void test_validate_and_print(void)
     free(text);
 }
 
+static char *print_to_string(const struct cfg *c)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    cfg_print(c, f);
+    fclose(f);
+    return text;
+}
+
+/* conf/tasklist.ini lists every key with exactly the built-in default. */
+static void test_shipped_ini(void)
+{
+    const char *root = getenv("TL_SOURCE_ROOT");
+    if (!root)
+        return;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/conf/tasklist.ini", root);
+    struct cfg shipped, defaults;
+    struct tl_diag d = { 0 };
+    cfg_defaults(&shipped);
+    cfg_defaults(&defaults);
+    CHECK(cfg_load_ini(&shipped, path, &d) == TL_OK, "conf/tasklist.ini: %u: %s", d.line, d.msg);
+    shipped.config_file[0] = '\0';
+    char *a = print_to_string(&shipped), *b = print_to_string(&defaults);
+    CHECK(strcmp(a, b) == 0, "conf/tasklist.ini differs from the defaults:\n%s\nvs\n%s", a, b);
+    FILE *f = fopen(path, "r");
+    char ini[16384];
+    size_t n = f ? fread(ini, 1, sizeof ini - 1, f) : 0;
+    ini[n] = '\0';
+    if (f)
+        fclose(f);
+    for (char *line = strtok(b, "\n"); line; line = strtok(NULL, "\n")) {
+        char *eq = strstr(line, " = ");
+        if (!eq)
+            continue;
+        char key[128];
+        snprintf(key, sizeof key, "\n%.*s =", (int)(eq - line), line);
+        CHECK(strstr(ini, key), "conf/tasklist.ini lacks key %s", key + 1);
+    }
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/tl-test-config.XXXXXX");
@@ -259,6 +303,7 @@ int main(void)
     test_values();
     test_precedence();
     test_validate_and_print();
+    test_shipped_ini();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
