@@ -486,7 +486,10 @@ static enum tl_err cache_fail(struct cache *cc, const char *op, struct str key, 
         interval_s = cap_s;
     cc->n_failures++;
     const char *why = cc->mc ? memcached_last_error_message(cc->mc) : "out of memory";
-    if (!cc->is_open)
+    if (!cc->is_open && key.len == 0)
+        log_warn("cache: %s: %s (%s); skipping the cache for %llu s", op, memcached_strerror(cc->mc, rc), why,
+                 (unsigned long long)interval_s);
+    else if (!cc->is_open)
         log_warn("cache: %s \"%.*s\": %s (%s); skipping the cache for %llu s", op, STR_FMT(key),
                  memcached_strerror(cc->mc, rc), why, (unsigned long long)interval_s);
     else
