@@ -14,7 +14,9 @@
 #
 # Environment: W (workers, 4), N (tasks; a list runs the table for each: N="20 1000"; default 20),
 #   DURATION (seconds per wrk run, 5), REPEAT (3), WARMUP (seconds, 1), CONNS (64), THREADS (2),
-#   TL_BIN (use this tasklist binary instead of building), ROWS (subset, e.g. ROWS="1 2 2b 3").
+#   TL_BIN (use this tasklist binary instead of building), ROWS (subset, e.g. ROWS="1 2 2b 3"),
+#   PROFILE=1 (perf record -a during each measured run; PROFILE=dwarf adds call graphs; reports in
+#   bench/out/profile/; the figures of a profiled run are disturbed by perf: do not publish them).
 # Output: the table on stdout, and bench/out/results.md, results.csv, chart.png (gnuplot).
 #   BENCH_DOCS=1 also writes the table into docs/bench.md (between its results markers) and the
 #   chart to docs/bench-chart.png.
@@ -276,6 +278,17 @@ ROW_NAMES=([1]="nginx static copy" [2]="libfcgi hello (ceiling)" [2b]="libfcgi h
   [3]="GET / view cache hit" [4]="GET / caching off (db + render)" [5]="GET / cold, fragments cached"
   [6]="POST / + 303 redirect" [7]="GET /api/tasks")
 
+# profile_report DATA OUTPREFIX "PIDS": CPU share per process, and the symbols of the row's pool
+profile_report() {
+  local pids
+  pids=$(echo $3 | tr ' ' ',')
+  mkdir -p "$(dirname "$2")"
+  perf report -i "$1" --stdio --no-children --sort comm,dso 2>/dev/null | grep -v '^$' | head -40 >"$2-processes.txt"
+  perf report -i "$1" --stdio --no-children --pid "$pids" --sort dso,symbol 2>/dev/null | grep -v '^$' |
+    head -${PROFILE_LINES:-120} >"$2-pool.txt"
+  say "profile: $2-processes.txt, $2-pool.txt"
+}
+
 measure_n() { # N
   local n=$1 rep row r
   local DB=$RUN/db/main-$n.sqlite DBPOST0=$RUN/db/post-$n.sqlite
@@ -352,7 +365,17 @@ measure_n() { # N
       fi
       BENCH_ORIGIN=$APP_URL warm "${args[@]}" "$url"
       local v
+      local perf_pid="" pdata=$RUN/perf-n$n-row$row-rep$rep.data
+      if [ -n "${PROFILE:-}" ]; then   # whole machine: where the CPU goes during this row's load
+        local cg=(); [ "$PROFILE" = dwarf ] && cg=(--call-graph dwarf,8192)
+        perf record -a -F "${PROFILE_HZ:-999}" "${cg[@]}" -o "$pdata" -- sleep "$DURATION" >/dev/null 2>&1 &
+        perf_pid=$!
+      fi
       v=$(BENCH_ORIGIN=$APP_URL run_wrk "$f" "$url" "${args[@]}")
+      if [ -n "$perf_pid" ]; then
+        wait "$perf_pid"
+        profile_report "$pdata" "$OUT/profile/n$n-row$row-rep$rep" "$master $(children "$master")"
+      fi
       RES[$n,$row]="${RES[$n,$row]:-}|$v"
       MEMV[$n,$row]=$(mem "$master")
       say "N=$n rep $rep row $row: $(echo "$v" | awk '{printf "%s req/s, p50 %s ms, p99 %s ms, errors %s", $1, $2, $3, $4}')"
