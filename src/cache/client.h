@@ -63,7 +63,7 @@ enum tl_err cache_incr(struct cache *cc, struct str key, uint64_t delta, uint64_
                        unsigned ttl_s, uint64_t *out);
 enum tl_err cache_touch(struct cache *cc, struct str key, unsigned ttl_s);
 
-/* The generation key (prefix + "gen"): a counter every validated entry is
+/* The generation key ("gen", as passed to this API, which adds the prefix): a counter every validated entry is
  * checked against. Bumping it makes every validated entry stale at once.
  * The client bumps it by itself when servers answer again after an
  * invalidation could not be delivered (dirty namespace). The new value is

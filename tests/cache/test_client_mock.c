@@ -213,7 +213,8 @@ static void test_keys(void)
     struct str fk = cache_full_key(cc, STR("hello world"), a);
     CHECK(fk.len == 9 + 64 && memcmp(fk.p + 9, hello_digest, 64) == 0, "known SHA-256 vector: %.*s",
           STR_FMT(fk));
-    CHECK(str_eq_c(cache_generation_key(cc), "tasklist:gen"), "generation key");
+    CHECK(str_eq_c(cache_generation_key(cc), "gen") &&
+              str_eq_c(cache_full_key(cc, cache_generation_key(cc), a), "tasklist:gen"), "generation key");
     cache_free(cc);
     arena_free(a);
     t_mock_kill(&m);
