@@ -51,16 +51,16 @@ fi
 "$TL" db upgrade
 
 SOCK=$RUN/tasklist.sock
-"$TL" serve --listen "unix:$SOCK" ${TL_WORKERS:+--workers "$TL_WORKERS"} --templates "$ROOT/templates" &
+# nginx started as root runs its workers as nobody: they need to reach the socket
+TASKLIST_SERVER_SOCKET_MODE=0666 "$TL" serve --listen "unix:$SOCK" ${TL_WORKERS:+--workers "$TL_WORKERS"} --templates "$ROOT/templates" &
 PIDS+=($!)
 for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
 [ -S "$SOCK" ] || { echo "tasklist did not start (see the messages above)"; exit 1; }
 
 NG=$RUN/nginx; mkdir -p "$NG/conf" "$NG/logs" "$NG/tmp"
-NGUSER=""; [ "$(id -u)" = 0 ] && NGUSER="user root;"
-sed -e "s|@PREFIX@|$NG|g" -e "s|@PORT@|$PORT|g" -e "s|@SOCKET@|$SOCK|g" -e "s|@STATIC@|$ROOT/static|g" \
-    -e "s|@USER@|$NGUSER|g" nginx/local.conf.in >"$NG/conf/nginx.conf"
-nginx -p "$NG" -c conf/nginx.conf -g 'daemon off;' &
+sed -e "s|@PREFIX@|$NG|g" -e "s|@LISTEN@|127.0.0.1:$PORT|g" -e "s|@UPSTREAM@|unix:$SOCK|g" \
+    -e "s|@STATIC_DIR@|$ROOT/static/|g" nginx/local.conf.in >"$NG/nginx.conf"
+nginx -p "$NG" -c "$NG/nginx.conf" -g 'daemon off;' &
 PIDS+=($!)
 sleep 0.5
 echo "tasklist is running on http://127.0.0.1:$PORT/ (Ctrl-C stops it)"

@@ -477,8 +477,15 @@ static void cache_ok(struct cache *cc)
 
 /* Count the failure, drop every connection, open the breaker with backoff.
  * Always returns TL_EUNAVAIL. */
+/* A session key is a credential: logs show "session:…", never the id. */
+static struct str cache_log_key(struct str key)
+{
+    return str_starts_with(key, STR("session:")) ? STR("session:...") : key;
+}
+
 static enum tl_err cache_fail(struct cache *cc, const char *op, struct str key, memcached_return_t rc)
 {
+    key = cache_log_key(key);
     cc->stats.errors++;
     unsigned shift = cc->n_failures < 5 ? cc->n_failures : 5;
     uint64_t interval_s = (uint64_t)cc->retry_timeout_s << shift;
@@ -628,7 +635,7 @@ static enum tl_err cache_store(struct cache *cc, bool is_add, struct str key, st
     if (value.len + fk_len + CACHE_ITEM_OVERHEAD > cc->item_size_max) {
         log_warn("cache: %s \"%.*s\": value of %zu bytes is over the item size limit (%lu bytes "
                  "with key and overhead); not stored",
-                 op, STR_FMT(key), value.len, cc->item_size_max);
+                 op, STR_FMT(cache_log_key(key)), value.len, cc->item_size_max);
         return TL_ETOOBIG;
     }
     enum tl_err e = cache_begin(cc);
@@ -655,7 +662,7 @@ static enum tl_err cache_store(struct cache *cc, bool is_add, struct str key, st
     case MEMCACHED_E2BIG:
         cache_ok(cc);
         log_warn("cache: %s \"%.*s\": the server refused a value of %zu bytes as too large; not stored",
-                 op, STR_FMT(key), value.len);
+                 op, STR_FMT(cache_log_key(key)), value.len);
         return TL_ETOOBIG;
     default:
         return cache_fail(cc, op, key, rc);
