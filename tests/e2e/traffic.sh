@@ -1,0 +1,81 @@
+#!/bin/bash
+# tests/e2e/traffic.sh - the tutorial's story (first load, reload, add, reload, delete, reload, reload)
+# through real nginx with the mock memcached, asserting memcached traffic command by command (the mock's
+# per-opcode counters) and database queries (the app's X-Debug-Counters header). Then prints the
+# round-trip table for N = 0, 1, 20, 1000 tasks that README.md shows.
+. "$(dirname "$0")/../lib/servers.sh"
+. "$(dirname "$0")/app_lib.sh"
+MOCK_BIN=$1
+. "$(dirname "$0")/../cache/mock.sh"
+tl_init traffic
+tl_need sqlite3
+mock_start --user mcuser --pass mcpass || tl_fail "mock memcached did not start"
+export MEMCACHIER_SERVERS=127.0.0.1:$MOCK_PORT MEMCACHIER_USERNAME=mcuser MEMCACHIER_PASSWORD=mcpass
+export DATABASE_URL="sqlite:///$T/db/tasks.sqlite" TASKLIST_SERVER_DEBUG=true WORKERS=1
+app_start
+seed() { sqlite3 "$T/db/tasks.sqlite" "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x<$1)
+  INSERT INTO task(name) SELECT 'seed '||x FROM c;"; }
+# run a request, then read the mock's counters for it: sets S_<op> and S_rt (round trips the app made:
+# connection set-up (VERSION, SASL) excluded), DBQ (database queries) and XC (X-Cache)
+step() {
+  mock_ctl reset >/dev/null
+  local h; h=$(curl -s -o /dev/null -D - "$@" | tr -d '\r')
+  DBQ=$(echo "$h" | sed -n 's/^X-Debug-Counters: db=\([0-9]*\);.*/\1/p')
+  XC=$(echo "$h" | sed -n 's/^X-Cache: //p')
+  local stats; stats=$(mock_ctl stats)
+  for op in getkq noop set add delete incr get version sasl_list_mechs sasl_auth; do
+    eval "S_$op=$(echo "$stats" | awk -v n="op_$op" '$1==n{print $2; f=1} END{if(!f) print 0}')"
+  done
+  S_rt=$(( $(echo "$stats" | awk '$1=="round_trips"{print $2}') - S_version - S_sasl_list_mechs - S_sasl_auth ))
+}
+expect() { # label "name=value ..."
+  local label=$1; shift
+  for kv in "$@"; do
+    local k=${kv%%=*} v=${kv#*=} got
+    eval "got=\${$k}"
+    [ "$got" = "$v" ] || tl_fail "$label: $k = $got, want $v"
+  done
+}
+
+seed 3
+step "$U/"
+expect "first load (cold, 3 tasks)" XC=MISS DBQ=1 S_rt=12 S_getkq=8 S_noop=3 S_add=3 S_set=5 S_delete=1 S_incr=0
+# view+gen (2 keys), memoized query + memver + gen (3 keys), 3 fragments: three multi-gets.
+# adds: gen, stampede lock, memver; sets: query, 3 fragments, view; delete: the lock.
+step "$U/"
+expect "reload" XC=HIT DBQ=0 S_rt=1 S_getkq=2 S_noop=1 S_set=0 S_add=0 S_delete=0 S_incr=0
+step -H "Origin: $U" --data name=new "$U/"
+expect "add" DBQ=1 S_rt=4 S_incr=2 S_delete=1 S_set=1 S_getkq=0
+# after the commit: incr generation, incr get_all_tasks_memver, delete view//; set: the session (flash)
+step "$U/"
+expect "reload after add" XC=MISS DBQ=1 S_rt=8 S_getkq=9 S_noop=3 S_set=3 S_add=1 S_delete=1
+# only the new task's fragment is rendered and stored; the 3 others come from the multi-get
+step -H "Origin: $U" -X POST "$U/1/delete"
+expect "delete" DBQ=1 S_rt=5 S_incr=2 S_delete=2 S_set=1
+# generation, memver, view, and the deleted task's fragment; the session (flash)
+step "$U/"
+expect "reload after delete" XC=MISS DBQ=1 S_rt=7 S_getkq=8 S_set=2 S_add=1 S_delete=1
+step "$U/"
+expect "reload again" XC=HIT DBQ=0 S_rt=1 S_getkq=2
+
+# The table: cold (empty cache), warm (cached view), after a write (fragments cached).
+printf '\n| tasks | request | memcached commands | round trips | db queries |\n|---|---|---|---|---|\n'
+for n in 0 1 20 1000; do
+  sqlite3 "$T/db/tasks.sqlite" "DELETE FROM task;"
+  [ "$n" -gt 0 ] && seed "$n"
+  mock_ctl flush >/dev/null
+  step "$U/"
+  printf '| %s | cold GET / (empty cache) | %s gets in %s multi-gets, %s sets, %s adds, %s deletes | %s | %s |\n' \
+    "$n" "$S_getkq" "$S_noop" "$S_set" "$S_add" "$S_delete" "$S_rt" "$DBQ"
+  step "$U/"
+  [ "$S_rt" = 1 ] && [ "$DBQ" = 0 ] || tl_fail "$n tasks: cached GET / took $S_rt round trips and $DBQ queries"
+  printf '| %s | cached GET / | %s gets in 1 multi-get | %s | %s |\n' "$n" "$S_getkq" "$S_rt" "$DBQ"
+  curl -s -o /dev/null -H "Origin: $U" --data name=extra "$U/"
+  step "$U/"
+  printf '| %s | GET / after a write (fragments cached) | %s gets in %s multi-gets, %s sets, %s adds, %s deletes | %s | %s |\n' \
+    "$n" "$S_getkq" "$S_noop" "$S_set" "$S_add" "$S_delete" "$S_rt" "$DBQ"
+  [ "$S_noop" -le 3 ] || tl_fail "$n tasks: $S_noop multi-gets after a write, want at most 3 (fragments in one)"
+  [ "$S_rt" -le 8 ] || tl_fail "$n tasks: GET / after a write took $S_rt round trips, want a bound independent of N"
+done
+echo
+echo "traffic: the tutorial's story matches command by command; cached GET / = 1 round trip, 0 queries"
