@@ -46,8 +46,7 @@ static void cached_sleep_ms(unsigned ms);
 void cache_bind(struct cache *cc, unsigned default_timeout_s)
 {
     cached_client = cc;
-    if (default_timeout_s)
-        cached_default_timeout_s = default_timeout_s;
+    cached_default_timeout_s = default_timeout_s;   /* 0 = never expire, as configured */
 }
 
 void cache_honor_no_cache(bool on)

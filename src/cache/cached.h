@@ -26,8 +26,9 @@
 
 struct cache;
 
-/* Timeout values in specs: 0 = the configured default (300 s, Flask-Caching's
- * CACHE_DEFAULT_TIMEOUT), CACHE_FOREVER = never expire, N = N seconds. */
+/* Timeout values in specs: 0 = the configured default ([cache] default_timeout_s,
+ * 300 s as Flask-Caching's CACHE_DEFAULT_TIMEOUT; 0 there = never expire),
+ * CACHE_FOREVER = never expire, N = N seconds. */
 #define CACHE_FOREVER (-1)
 
 /* Bind the layer to this worker's client (borrowed) and default timeout. */

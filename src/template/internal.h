@@ -112,6 +112,7 @@ struct tpl_node {
     size_t n_args;
     struct tpl_node **frags;      /* FOR: cache tags of the body (not in nested fors) */
     size_t n_frags;
+    bool frag_keys_stable;        /* FOR: no {% set %} in the body can change a fragment key */
     bool ignore_missing;          /* INCLUDE */
     bool scoped;                  /* BLOCK */
     const struct tpl_template *target; /* EXTENDS/INCLUDE with a literal name, set at load */

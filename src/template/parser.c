@@ -47,6 +47,7 @@ static struct tpl_node *ps_statement(struct tpl_parser *p, const struct tpl_toke
 static struct tpl_node *ps_if(struct tpl_parser *p, const struct tpl_token *tag);
 static struct tpl_node *ps_for(struct tpl_parser *p, const struct tpl_token *tag);
 static struct tpl_node *ps_set(struct tpl_parser *p, const struct tpl_token *tag);
+static bool sets_in_scope(const struct tpl_node *n);
 static struct tpl_node *ps_block(struct tpl_parser *p, const struct tpl_token *tag);
 static struct tpl_node *ps_include(struct tpl_parser *p, const struct tpl_token *tag, bool ext);
 static struct tpl_node *ps_cache(struct tpl_parser *p, const struct tpl_token *tag);
@@ -251,6 +252,7 @@ static struct tpl_node *ps_for(struct tpl_parser *p, const struct tpl_token *tag
         return NULL;
     n->frags = frags.v;
     n->n_frags = frags.n;
+    n->frag_keys_stable = !sets_in_scope(n->body);
     if (str_eq_c(which, "else")) {
         struct tpl_ends e2 = { ends_else, tag, "for" };
         if (!expect_block_end(p, "else"))
@@ -259,6 +261,20 @@ static struct tpl_node *ps_for(struct tpl_parser *p, const struct tpl_token *tag
             return NULL;
     }
     return expect_block_end(p, "endfor") ? n : NULL;
+}
+
+/* True when a {% set %} in list (outside nested loops and blocks, which have
+ * scopes of their own) may rebind a name of the loop body's scope. */
+static bool sets_in_scope(const struct tpl_node *n)
+{
+    for (; n; n = n->next) {
+        if (n->kind == ND_SET || n->kind == ND_SET_BLOCK)
+            return true;
+        if (n->kind != ND_FOR && n->kind != ND_BLOCK &&
+            (sets_in_scope(n->body) || sets_in_scope(n->orelse)))
+            return true;
+    }
+    return false;
 }
 
 static struct tpl_node *ps_set(struct tpl_parser *p, const struct tpl_token *tag)

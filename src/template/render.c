@@ -46,6 +46,7 @@ struct tpl_prefetch {
     struct str *keys, *values;
     bool *found, *valid;
     size_t *root;                  /* first entry with the same key (itself if none) */
+    long *timeouts;
 };
 
 struct tpl_render {
@@ -292,9 +293,10 @@ static enum tl_err prefetch(struct tpl_render *st, const struct tpl_node *n,
     pf->values = arena_calloc(st->r.a, total, sizeof *pf->values);
     pf->found = arena_calloc(st->r.a, total, sizeof *pf->found);
     pf->valid = arena_calloc(st->r.a, total, sizeof *pf->valid);
+    pf->timeouts = arena_alloc(st->r.a, total * sizeof *pf->timeouts);
     struct str *fetch = arena_alloc(st->r.a, total * sizeof *fetch);
     size_t *slot = arena_alloc(st->r.a, total * sizeof *slot);
-    if (!pf->keys || !pf->values || !pf->found || !pf->valid || !fetch || !slot)
+    if (!pf->keys || !pf->values || !pf->found || !pf->valid || !pf->timeouts || !fetch || !slot)
         return TL_ENOMEM;
     struct tpl_frame *saved = st->frame;
     bool quiet = st->r.quiet;
@@ -306,8 +308,7 @@ static enum tl_err prefetch(struct tpl_render *st, const struct tpl_node *n,
         (void)lb;
         for (size_t t = 0; t < n->n_frags; t++) {
             size_t k = i * n->n_frags + t;
-            long timeout;
-            pf->valid[k] = frag_key(st, n->frags[t], &pf->keys[k], &timeout) == TL_OK;
+            pf->valid[k] = frag_key(st, n->frags[t], &pf->keys[k], &pf->timeouts[k]) == TL_OK;
         }
     }
     st->frame = saved;
@@ -373,17 +374,24 @@ static enum tl_err exec_cache(struct tpl_render *st, const struct tpl_node *n)
     const struct tpl_hooks *h = st->r.hooks;
     if (!h || !h->frag_get_multi)
         return exec_list(st, n->body);
-    struct str key, value = STR_NULL;
-    long timeout;
+    struct str key = STR_NULL, value = STR_NULL;
+    long timeout = -1;
     bool found = false, known = false;
-    enum tl_err err = frag_key(st, n, &key, &timeout);
-    if (err)
-        return err;
+    enum tl_err err;
     struct tpl_prefetch *pf = st->pf;
-    size_t root = 0;
-    for (size_t t = 0; pf && t < pf->loop->n_frags && !known; t++) {
-        size_t k = pf->iter * pf->loop->n_frags + t;
-        if (pf->loop->frags[t] == n && pf->valid[k] && str_eq(pf->keys[k], key)) {
+    size_t root = 0, t = 0, k = 0;
+    while (pf && t < pf->loop->n_frags && pf->loop->frags[t] != n)
+        t++;
+    if (pf && t < pf->loop->n_frags)
+        k = pf->iter * pf->loop->n_frags + t;
+    if (pf && t < pf->loop->n_frags && pf->valid[k] && pf->loop->frag_keys_stable) {
+        key = pf->keys[k];  /* nothing in the body can have changed it */
+        timeout = pf->timeouts[k];
+    } else if ((err = frag_key(st, n, &key, &timeout))) {
+        return err;
+    }
+    if (pf && t < pf->loop->n_frags) {
+        if (pf->valid[k] && str_eq(pf->keys[k], key)) {
             known = true;
             root = pf->root[k];
             found = pf->found[root];

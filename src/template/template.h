@@ -22,7 +22,7 @@ enum tpl_type {
     TPL_BOOL,
     TPL_INT,
     TPL_STR,      /* text; escaped on output in autoescaped templates */
-    TPL_SAFE,     /* markup; never escaped (|safe, fragments, url_for) */
+    TPL_SAFE,     /* markup; never escaped (|safe, fragments, {% set %} blocks) */
     TPL_LIST,
     TPL_MAP,
 };
@@ -66,7 +66,8 @@ const struct tpl_value *tpl_map_get(const struct tpl_value *m, struct str key);
 /* Hooks the app provides; any may be NULL. */
 struct tpl_hooks {
     void *ctx;
-    /* url_for(endpoint, name=value...): append the URL to out. */
+    /* url_for(endpoint, name=value...): append the URL to out. The URL is a
+     * plain string, escaped on output as Flask's is ("&" -> "&amp;"). */
     enum tl_err (*url_for)(void *ctx, struct str endpoint, const struct tpl_kv *kwargs, size_t n,
                            struct strbuf *out);
     /* get_flashed_messages(): a TPL_LIST of TPL_STR (empty list when NULL). */
