@@ -121,7 +121,11 @@ enum tl_err mig_scan(const char *dir, struct mig_set *out, struct tl_diag *d)
         }
         s->version = mn.version;
         snprintf(s->name, sizeof s->name, "%s", mn.name);
-        snprintf(slot, sizeof s->file[0][0], "%s", de->d_name);
+        if (snprintf(slot, sizeof s->file[0][0], "%s", de->d_name) >= (int)sizeof s->file[0][0]) {
+            tl_diag_set(d, dir, 0, 0, "migration file name \"%.64s...\" is too long", de->d_name);
+            e = TL_EPARSE;
+            break;
+        }
     }
     closedir(dh);
     for (unsigned v = 1; e == TL_OK && v <= out->n; v++) {

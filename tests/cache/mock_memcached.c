@@ -162,7 +162,7 @@ static void mock_put64(unsigned char *p, uint64_t v)
 int main(int argc, char **argv)
 {
     unsigned port = 0, control_port = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
             fprintf(stderr, "mock_memcached: %s needs a value\n", a);
@@ -178,7 +178,6 @@ int main(int argc, char **argv)
                             "[--item-size BYTES]\n");
             return 2;
         }
-        i++;
     }
     signal(SIGPIPE, SIG_IGN);
     unsigned bound, cbound;

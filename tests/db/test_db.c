@@ -357,7 +357,7 @@ static void t_ids_never_reused(void)
     struct db *db = fresh_db();
     struct tl_diag d = { 0 };
     CHECK(migrate_upgrade(db, mig_dir, 0, &d) == TL_OK, "upgrade: %s", d.msg);
-    long long a, b, c, x, y;
+    long long a = 0, b = 0, c = 0, x = 0, y = 0;
     CHECK(task_create(db, STR("a"), &a) == TL_OK && task_create(db, STR("b"), &b) == TL_OK &&
           task_create(db, STR("c"), &c) == TL_OK, "create");
     CHECK(a < b && b < c, "ids %lld %lld %lld", a, b, c);
@@ -748,7 +748,7 @@ static void t_maria_restart(void)
     struct tl_diag d = { 0 };
     struct arena *a = arena_new(0);
     CHECK(migrate_upgrade(db, mig_dir, 0, &d) == TL_OK, "upgrade: %s", d.msg);
-    long long id1, id2, id3, id4;
+    long long id1 = 0, id2 = 0, id3 = 0, id4 = 0;
     CHECK(task_create(db, STR("one"), &id1) == TL_OK && task_create(db, STR("two"), &id2) == TL_OK &&
           task_create(db, STR("three"), &id3) == TL_OK, "create");
     CHECK(task_delete(db, id3) == TL_OK && task_delete(db, id2) == TL_OK, "delete the highest two");
