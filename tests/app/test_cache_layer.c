@@ -1,7 +1,7 @@
 /*
  * tests/app/test_cache_layer.c - the caching layer against a real memcached
  * (address in TL_TEST_MEMCACHED, started by test_cache_layer.sh):
- *  - view hit/miss, X-Cache, ETag and 304;
+ *  - view hit/miss, X-Cache, ETag and 304; query_string keys; response_filter;
  *  - the stale-write race: a GET that missed before a write stores its old
  *    page after the write's invalidation; later GETs must not serve it;
  *  - stampede: 32 processes missing the same cold key recompute it once;
@@ -88,6 +88,21 @@ CACHED_VIEW(test_view, .timeout_s = 60)
     return TL_OK;
 }
 
+/* .query_string: the key holds a digest of the sorted args; .response_filter vetoes stores. */
+static bool no_teapots(const struct resp *w)
+{
+    return !(w->body.p && strstr(w->body.p, "teapot"));
+}
+
+CACHED_VIEW(test_search, .query_string = true, .response_filter = no_teapots)
+{
+    struct str q = STR("");
+    req_kvs_get(&r->args, STR("q"), &q);
+    atomic_fetch_add(&sh->renders, 1);
+    strbuf_printf(&w->body, "results for %.*s", STR_FMT(q));
+    return TL_OK;
+}
+
 static bool header_has(const struct resp *w, const char *line)
 {
     return w->headers.p && strstr(w->headers.p, line) != NULL;
@@ -132,6 +147,40 @@ static void test_hit_miss_etag(void)
 
 /* The race: A misses and renders slowly from version 3; B commits version 4
  * and invalidates while A renders; A then stores its version-3 page. */
+static int search(struct arena *a, struct resp *w, const char *const *kv, size_t n)
+{
+    struct req r;
+    fake_get(&r, a, NULL);
+    r.path = STR("/search");
+    struct req_kv *args = arena_alloc(a, (n / 2 + 1) * sizeof *args);
+    for (size_t i = 0; i + 1 < n; i += 2)
+        args[i / 2] = (struct req_kv){ str_c(kv[i]), str_c(kv[i + 1]) };
+    r.args = (struct req_kvs){ args, n / 2 };
+    resp_init(w, a);
+    return test_search(&r, w) == TL_OK ? w->status : -1;
+}
+
+static void test_query_string_and_filter(void)
+{
+    struct arena *a = arena_new(0);
+    struct resp w;
+    atomic_store(&sh->renders, 0);
+    const char *ab[] = { "q", "tea", "page", "2" }, *ba[] = { "page", "2", "q", "tea" };
+    const char *other[] = { "q", "tea", "page", "3" }, *pot[] = { "q", "teapot" };
+    search(a, &w, ab, 4);
+    CHECK(header_has(&w, "X-Cache: MISS"), "first search is a miss");
+    search(a, &w, ba, 4);
+    CHECK(header_has(&w, "X-Cache: HIT") && atomic_load(&sh->renders) == 1,
+          "the same args in another order share the entry (renders %d)", atomic_load(&sh->renders));
+    search(a, &w, other, 4);
+    CHECK(header_has(&w, "X-Cache: MISS") && atomic_load(&sh->renders) == 2, "other args, other entry");
+    search(a, &w, pot, 2);
+    search(a, &w, pot, 2);
+    CHECK(header_has(&w, "X-Cache: MISS") && atomic_load(&sh->renders) == 4,
+          "the response filter vetoed the store (renders %d)", atomic_load(&sh->renders));
+    arena_free(a);
+}
+
 static void test_stale_write_race(void)
 {
     struct arena *a = arena_new(0);
@@ -311,6 +360,7 @@ int main(void)
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     struct cache *cc = connect_cache();
     test_hit_miss_etag();
+    test_query_string_and_filter();
     test_stale_write_race();
     test_stampede();
     test_memoize();
