@@ -37,6 +37,8 @@ for d in sys.argv[1:]:
         continue
     p = f = 0
     for line in open(path):
+        if not line.strip():
+            continue
         r = json.loads(line).get("result")
         if r in ("OK", "EXPECTEDFAIL"): p += 1
         else: f += 1   # FAIL, SKIP, TIMEOUT, ERROR, UNEXPECTEDPASS all count as failures here

@@ -119,8 +119,10 @@ int req_parse_urlencoded(struct arena *a, struct str text, const struct req_limi
                          unsigned *n_params_left, struct req_kvs *out, const char **why)
 {
     size_t cap = 0;
-    const char *p = text.p, *end = text.p + text.len;
     memset(out, 0, sizeof *out);
+    if (text.len == 0)
+        return 0;   /* text.p may be NULL: no pointer arithmetic on it */
+    const char *p = text.p, *end = text.p + text.len;
     while (p < end) {
         const char *amp = memchr(p, '&', (size_t)(end - p));
         const char *stop = amp ? amp : end;
