@@ -22,16 +22,8 @@
 #include "cache/client.h"
 #include "server/config.h"
 
-static int failures;
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            failures++;                                                    \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                    \
-            printf(__VA_ARGS__);                                           \
-            printf("\n");                                                  \
-        }                                                                  \
-    } while (0)
+#include "../lib/check.h"
+
 
 /* State shared by forked processes: the "database" and counters. */
 struct shared {
@@ -343,19 +335,9 @@ int main(void)
         printf("TL_TEST_MEMCACHED not set\n");
         return 77;
     }
-    memset(&test_cfg, 0, sizeof test_cfg);
+    cfg_defaults(&test_cfg);
     snprintf(test_cfg.cache_servers, sizeof test_cfg.cache_servers, "%s", servers);
     snprintf(test_cfg.cache_key_prefix, sizeof test_cfg.cache_key_prefix, "layertest:");
-    test_cfg.cache_default_timeout_s = 300;
-    test_cfg.cache_connect_timeout_ms = 2000;
-    test_cfg.cache_send_timeout_ms = 750;
-    test_cfg.cache_recv_timeout_ms = 750;
-    test_cfg.cache_poll_timeout_ms = 2000;
-    test_cfg.cache_retry_timeout_s = 2;
-    test_cfg.cache_dead_timeout_s = 30;
-    test_cfg.cache_tcp_nodelay = true;
-    test_cfg.cache_remove_failed = true;
-    test_cfg.cache_item_size_max = 1024 * 1024;
 
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     struct cache *cc = connect_cache();

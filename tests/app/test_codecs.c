@@ -9,17 +9,9 @@
 #include "app/task_cache.h"
 #include "cache/cached.h"
 
-static int failures;
+#include "../lib/check.h"
 
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            failures++;                                                    \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                    \
-            printf(__VA_ARGS__);                                           \
-            printf("\n");                                                  \
-        }                                                                  \
-    } while (0)
+
 
 static void test_view_roundtrip(struct arena *a)
 {

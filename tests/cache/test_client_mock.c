@@ -39,7 +39,7 @@ static void test_first_use(void)
 {
     struct tmock m;
     if (t_mock_start(&m, mock_path, 0, "mcuser", "mcpass", NULL) < 0) {
-        n_fail++;
+        failures++;
         return;
     }
     struct cache *cc = t_client(&m, "mcpass", 2000, 2, 30);
@@ -93,7 +93,7 @@ static void test_counts(void)
     };
     struct tmock m;
     if (t_mock_start(&m, mock_path, 0, "mcuser", "mcpass", NULL) < 0) {
-        n_fail++;
+        failures++;
         return;
     }
     struct cache *cc = t_client(&m, "mcpass", 2000, 2, 30);
@@ -177,7 +177,7 @@ static void test_keys(void)
     };
     struct tmock m;
     if (t_mock_start(&m, mock_path, 0, "mcuser", "mcpass", NULL) < 0) {
-        n_fail++;
+        failures++;
         return;
     }
     struct cache *cc = t_client(&m, "mcpass", 2000, 2, 30);
@@ -224,7 +224,7 @@ static void test_ttl_and_size(void)
 {
     struct tmock m;
     if (t_mock_start(&m, mock_path, 0, "mcuser", "mcpass", NULL) < 0) {
-        n_fail++;
+        failures++;
         return;
     }
     struct cache *cc = t_client(&m, "mcpass", 2000, 2, 30);
@@ -272,7 +272,7 @@ static void test_ttl_and_size(void)
     /* A server with a smaller item size than configured: its E2BIG is
      * TL_ETOOBIG too, and the breaker stays closed (the server answered). */
     if (t_mock_start(&m, mock_path, 0, "mcuser", "mcpass", "1000") < 0) {
-        n_fail++;
+        failures++;
         free(big);
         arena_free(a);
         return;
@@ -300,7 +300,7 @@ static void test_auth_failures(void)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         struct tmock m;
         if (t_mock_start(&m, mock_path, 0, "mcuser", "mcpass", NULL) < 0) {
-            n_fail++;
+            failures++;
             return;
         }
         char buf[256];
@@ -340,7 +340,7 @@ static void test_delay(void)
 {
     struct tmock m;
     if (t_mock_start(&m, mock_path, 0, "mcuser", "mcpass", NULL) < 0) {
-        n_fail++;
+        failures++;
         return;
     }
     struct cache *cc = t_client(&m, "mcpass", 400, 1, 2);
@@ -380,7 +380,7 @@ static void test_hang(void)
 {
     struct tmock m;
     if (t_mock_start(&m, mock_path, 0, "mcuser", "mcpass", NULL) < 0) {
-        n_fail++;
+        failures++;
         return;
     }
     truncate(log_path, 0);
@@ -445,7 +445,7 @@ static void test_drop_and_dead(void)
 {
     struct tmock m;
     if (t_mock_start(&m, mock_path, 0, "mcuser", "mcpass", NULL) < 0) {
-        n_fail++;
+        failures++;
         return;
     }
     struct cache *cc = t_client(&m, "mcpass", 2000, 1, 2);
@@ -482,7 +482,7 @@ static void test_dirty_namespace(void)
 {
     struct tmock m;
     if (t_mock_start(&m, mock_path, 0, "mcuser", "mcpass", NULL) < 0) {
-        n_fail++;
+        failures++;
         return;
     }
     struct cache *cc = t_client(&m, "mcpass", 300, 1, 1);
@@ -530,7 +530,7 @@ static void test_three_servers(void)
     char servers[128] = "";
     for (int i = 0; i < 3; i++) {
         if (t_mock_start(&m[i], mock_path, 0, "mcuser", "mcpass", NULL) < 0) {
-            n_fail++;
+            failures++;
             return;
         }
         snprintf(servers + strlen(servers), sizeof servers - strlen(servers), "%s127.0.0.1:%u",
@@ -658,16 +658,16 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
         if (only && strcmp(only, tests[i].name) != 0)
             continue;
-        int before = n_fail;
+        int before = failures;
         double t0 = t_now();
         tests[i].fn();
-        printf("%s %s (%.2f s)\n", n_fail == before ? "ok" : "FAIL", tests[i].name, t_now() - t0);
+        printf("%s %s (%.2f s)\n", failures == before ? "ok" : "FAIL", tests[i].name, t_now() - t0);
         fflush(stdout);
     }
     log_open(NULL);
-    if (n_fail == 0)
+    if (failures == 0)
         unlink(log_path);
     else
         fprintf(stderr, "log kept in %s\n", log_path);
-    return n_fail ? 1 : 0;
+    return failures ? 1 : 0;
 }

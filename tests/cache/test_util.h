@@ -22,42 +22,21 @@
 
 #include "server/config.h"
 
+#include "../lib/check.h"
+
 struct tmock {
     pid_t pid;
     unsigned port, control;
 };
 
-static int n_fail __attribute__((unused));
 
-#define CHECK(cond, ...)                                                     \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            n_fail++;                                                        \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                    \
-            fputc('\n', stderr);                                             \
-        }                                                                    \
-    } while (0)
-
-/* The tutorial's settings (what config.c's defaults will be), for servers. */
+/* The built-in defaults (the tutorial's settings) pointed at servers. */
 static inline void t_cfg(struct cfg *c, const char *servers, const char *user, const char *pass)
 {
-    memset(c, 0, sizeof *c);
+    cfg_defaults(c);
     snprintf(c->cache_servers, sizeof c->cache_servers, "%s", servers);
     snprintf(c->cache_username, sizeof c->cache_username, "%s", user ? user : "");
     snprintf(c->cache_password, sizeof c->cache_password, "%s", pass ? pass : "");
-    snprintf(c->cache_key_prefix, sizeof c->cache_key_prefix, "tasklist:");
-    c->cache_default_timeout_s = 300;
-    c->cache_connect_timeout_ms = 2000;
-    c->cache_send_timeout_ms = 750;
-    c->cache_recv_timeout_ms = 750;
-    c->cache_poll_timeout_ms = 2000;
-    c->cache_retry_timeout_s = 2;
-    c->cache_dead_timeout_s = 30;
-    c->cache_tcp_nodelay = true;
-    c->cache_tcp_keepalive = true;
-    c->cache_remove_failed = true;
-    c->cache_item_size_max = 1024 * 1024;
 }
 
 static inline double t_now(void)

@@ -26,21 +26,13 @@
 #include "server/arena.h"
 #include "server/config.h"
 
-static int failures;
+#include "../lib/check.h"
+
 static bool is_maria;
 static char tmp[256];
 static char mig_dir[1024];
 static unsigned n_db;
 
-#define CHECK(cond, ...)                                                     \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "%s:%d: FAIL (%s): ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                    \
-            fputc('\n', stderr);                                             \
-            failures++;                                                      \
-        }                                                                    \
-    } while (0)
 
 static int64_t now_ms(void)
 {

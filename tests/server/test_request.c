@@ -10,17 +10,9 @@
 #include "server/request.h"
 #include "server/response.h"
 
-static int failures;
+#include "../lib/check.h"
 
-#define CHECK(cond, ...)                                                    \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            failures++;                                                     \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);            \
-            fprintf(stderr, __VA_ARGS__);                                   \
-            fputc('\n', stderr);                                            \
-        }                                                                   \
-    } while (0)
+
 
 static const struct req_limits lim = { 1000, 8, 100 };
 

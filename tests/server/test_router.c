@@ -7,17 +7,9 @@
 
 #include "server/router.h"
 
-static int failures;
+#include "../lib/check.h"
 
-#define CHECK(cond, ...)                                                    \
-    do {                                                                    \
-        if (!(cond)) {                                                      \
-            failures++;                                                     \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);            \
-            fprintf(stderr, __VA_ARGS__);                                   \
-            fputc('\n', stderr);                                            \
-        }                                                                   \
-    } while (0)
+
 
 static enum tl_err h(struct req *r, struct resp *w)
 {

@@ -10,17 +10,9 @@
 
 #include "cache/session_internal.h"
 
-static int failures;
+#include "../lib/check.h"
 
-#define CHECK(cond, ...)                                                       \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            failures++;                                                        \
-            fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond);    \
-            fprintf(stderr, __VA_ARGS__);                                      \
-            fputc('\n', stderr);                                               \
-        }                                                                      \
-    } while (0)
+
 
 #define BYTES(lit) { lit, sizeof(lit) - 1 }
 #define NOW 1000u

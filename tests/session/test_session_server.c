@@ -32,17 +32,9 @@
 #include "server/config.h"
 #include "server/log.h"
 
-static int failures;
+#include "../lib/check.h"
 
-#define CHECK(cond, ...)                                                       \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            failures++;                                                        \
-            fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond);    \
-            fprintf(stderr, __VA_ARGS__);                                      \
-            fputc('\n', stderr);                                               \
-        }                                                                      \
-    } while (0)
+
 
 static bool is_mock;
 static unsigned ctl_port;
@@ -113,25 +105,12 @@ static bool start_mock(const char *path, unsigned *port)
 
 static void cfg_fill(struct cfg *c, unsigned port, const char *user, const char *pass)
 {
-    memset(c, 0, sizeof *c);
+    cfg_defaults(c);
     snprintf(c->cache_servers, sizeof c->cache_servers, "127.0.0.1:%u", port);
     snprintf(c->cache_username, sizeof c->cache_username, "%s", user);
     snprintf(c->cache_password, sizeof c->cache_password, "%s", pass);
     snprintf(c->cache_key_prefix, sizeof c->cache_key_prefix, "tltest%d:", (int)getpid());
-    c->cache_default_timeout_s = 300;
-    c->cache_connect_timeout_ms = 2000;
-    c->cache_send_timeout_ms = 750;
-    c->cache_recv_timeout_ms = 750;
-    c->cache_poll_timeout_ms = 2000;
-    c->cache_retry_timeout_s = 2;
-    c->cache_dead_timeout_s = 30;
-    c->cache_tcp_nodelay = true;
-    c->cache_tcp_keepalive = true;
-    c->cache_remove_failed = true;
-    c->cache_item_size_max = 1u << 20;
     snprintf(c->secret_key, sizeof c->secret_key, "server-test-secret");
-    c->session_lifetime_s = 2678400;
-    c->session_permanent = true;
 }
 
 struct counts {

@@ -13,6 +13,8 @@
 
 #include "cases_file.h"
 
+#include "../lib/check.h"
+
 void *__real_malloc(size_t n);
 void *__wrap_malloc(size_t n);
 static unsigned long n_mallocs;
@@ -23,17 +25,7 @@ void *__wrap_malloc(size_t n)
     return __real_malloc(n);
 }
 
-static int failures;
 
-#define CHECK(cond, ...)                                                     \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);  \
-            fprintf(stderr, __VA_ARGS__);                                    \
-            fputc('\n', stderr);                                             \
-            failures++;                                                      \
-        }                                                                    \
-    } while (0)
 
 static void write_file(const char *dir, const char *name, const char *text)
 {
