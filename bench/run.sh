@@ -433,7 +433,8 @@ echo "n_tasks,row,name,rps,p50_ms,p99_ms,errors,requests_total,pct_of_row2,pct_o
     if [ "$r3" != "-" ]; then
       echo "Targets: row 3 = $(pct "$r3" "$r2b") of row 2b (target >= 95%);" \
         "row 4 = $(pct "$r4" "$r2") of row 2 (target >= 60% with 20 tasks);" \
-        "row 3 p99 = ${p99_3} ms (target < 5 ms);" \
+        "row 3 p99 = ${p99_3} ms (target < 5 ms; with $CONNS connections always in flight the mean latency is" \
+        "$CONNS / throughput = $(awk -v c="$CONNS" -v r="$r3" 'BEGIN{printf "%.2f", 1000*c/r}') ms, and row 2's p99 is $(col "$n" 2 3) ms);" \
         "master + $nw workers = $(kib_mib $((pm + pw))) MiB PSS (target < 8 MiB)."
       [ -n "${NOTE[$n,miss]:-}" ] && echo "First GET / after start (view and fragments cold): db queries / mc round trips = ${NOTE[$n,miss]/ / / }."
       [ -n "${NOTE[$n,3,nohit]:-}" ] && echo "WARNING: row 3 was not answered with X-Cache: HIT before measuring."
