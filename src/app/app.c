@@ -204,7 +204,9 @@ enum tl_err app_render(struct req *r, struct resp *w, const char *name, const st
         .frag_set = frag_set,
     };
     struct tl_diag d = { 0 };
+    frag_batch_begin(r->arena);   /* fragments that missed are stored in one write */
     enum tl_err e = tpl_render(aw->state->templates, name, vars, &hooks, r->arena, &w->body, &d);
+    frag_batch_flush();
     if (e != TL_OK) {
         char buf[512];
         tl_diag_format(&d, buf, sizeof buf);

@@ -39,6 +39,7 @@ struct cache {
     bool is_open;           /* breaker open (or half-open once open_until_ms passed) */
     bool has_logged_auth;   /* the wrong-credentials message is said once */
     memcached_st *mc;       /* NULL until first use */
+    memcached_st *batch;    /* clone with buffered requests, for cache_set_many; lazy */
     int64_t open_until_ms;  /* CLOCK_MONOTONIC */
     unsigned n_failures;    /* consecutive failures, for the backoff */
     struct cache_server servers[CACHE_SERVERS_MAX];
@@ -65,6 +66,8 @@ static enum tl_err cache_begin(struct cache *cc);
 static void cache_ok(struct cache *cc);
 static enum tl_err cache_fail(struct cache *cc, const char *op, struct str key, memcached_return_t rc);
 static enum tl_err cache_handle_create(struct cache *cc);
+static enum tl_err cache_batch_create(struct cache *cc);
+static struct str cache_log_key(struct str key);
 static enum tl_err cache_check(struct cache *cc);
 static enum tl_err cache_bump_raw(struct cache *cc, uint64_t *out);
 static time_t cache_expiry(unsigned ttl_s);
@@ -111,6 +114,8 @@ void cache_free(struct cache *cc)
 {
     if (!cc)
         return;
+    if (cc->batch)
+        memcached_free(cc->batch);
     if (cc->mc)
         memcached_free(cc->mc);
     sodium_memzero(cc->password, sizeof cc->password);
@@ -212,6 +217,43 @@ enum tl_err cache_get_multi(struct cache *cc, const struct str *keys, size_t n, 
 enum tl_err cache_set(struct cache *cc, struct str key, struct str value, unsigned ttl_s)
 {
     return cache_store(cc, false, key, value, ttl_s);
+}
+
+enum tl_err cache_set_many(struct cache *cc, const struct str *keys, const struct str *values,
+                           size_t n, unsigned ttl_s)
+{
+    if (!cc->is_enabled || n == 0)
+        return TL_OK;
+    if (n == 1)
+        return cache_set(cc, keys[0], values[0], ttl_s);
+    enum tl_err e = cache_begin(cc);
+    if (e != TL_OK)
+        return e;
+    if (!cc->batch && (e = cache_batch_create(cc)) != TL_OK)
+        return e;
+    memcached_return_t rc = MEMCACHED_SUCCESS;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        char fk[CACHE_KEY_MAX + 1];
+        size_t fk_len = cache_key_build(cache_prefix_of(cc), keys[i], fk);
+        if (values[i].len + fk_len + CACHE_ITEM_OVERHEAD > cc->item_size_max) {
+            log_warn("cache: set \"%.*s\": value of %zu bytes is over the item size limit; not stored",
+                     STR_FMT(cache_log_key(keys[i])), values[i].len);
+            continue;
+        }
+        rc = memcached_set(cc->batch, fk, fk_len, values[i].p ? values[i].p : "", values[i].len,
+                           cache_expiry(ttl_s), 0);
+        if (rc != MEMCACHED_BUFFERED && rc != MEMCACHED_SUCCESS)
+            break;
+        cc->stats.sets++;
+    }
+    if (i == n)
+        rc = memcached_flush_buffers(cc->batch);
+    cc->stats.round_trips++;
+    if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_BUFFERED)
+        return cache_fail(cc, "set_many", keys[i < n ? i : 0], rc);
+    cache_ok(cc);
+    return TL_OK;
 }
 
 enum tl_err cache_add(struct cache *cc, struct str key, struct str value, unsigned ttl_s)
@@ -514,6 +556,8 @@ static enum tl_err cache_fail(struct cache *cc, const char *op, struct str key, 
     cc->open_until_ms = cache_now_ms() + (int64_t)interval_s * 1000;
     if (cc->mc)
         memcached_quit(cc->mc); /* a late reply must not answer the next request */
+    if (cc->batch)
+        memcached_quit(cc->batch);
     cc->is_checked = false;
     return TL_EUNAVAIL;
 }
@@ -554,6 +598,26 @@ static enum tl_err cache_handle_create(struct cache *cc)
         return TL_ENOMEM;
     }
     cc->mc = mc;
+    return TL_OK;
+}
+
+/* The batch handle: a clone of the main one (same servers, timeouts, SASL)
+ * with buffered requests. Switching buffering on or off closes a handle's
+ * connections, so it is a handle of its own rather than a mode of the main
+ * one; it costs one more connection per worker, made on first use. */
+static enum tl_err cache_batch_create(struct cache *cc)
+{
+    memcached_st *b = memcached_clone(NULL, cc->mc);
+    if (!b)
+        return TL_ENOMEM;
+    memcached_behavior_set(b, MEMCACHED_BEHAVIOR_BUFFER_REQUESTS, 1);
+    if (cc->username[0] && !memcached_get_sasl_callbacks(b) &&
+        memcached_set_sasl_auth_data(b, cc->username, cc->password) != MEMCACHED_SUCCESS) {
+        log_error("cache: cannot set SASL credentials: %s", memcached_last_error_message(b));
+        memcached_free(b);
+        return TL_ENOMEM;
+    }
+    cc->batch = b;
     return TL_OK;
 }
 

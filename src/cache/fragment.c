@@ -41,32 +41,90 @@ enum tl_err frag_get_multi(void *ctx, const struct str *keys, size_t n, struct a
     return TL_OK;
 }
 
+/* The stores queued during one render (worker-global: one render at a time). */
+struct frag_pending {
+    struct arena *arena;   /* NULL: no batch open, store at once */
+    struct str *keys, *values;
+    unsigned *ttls;
+    size_t n, cap;
+};
+static struct frag_pending frag_pending;
+
+static unsigned frag_ttl(long timeout_s)
+{
+    return timeout_s < 0 ? cache_default_timeout() : (unsigned)timeout_s;
+}
+
+/* "F1\n" + value, in arena a (or a scratch arena freed by the caller). */
+static struct str frag_encode(struct arena *a, struct str value)
+{
+    char *buf = arena_alloc(a, FRAG_TAG_LEN + value.len);
+    if (!buf)
+        return STR_NULL;
+    memcpy(buf, FRAG_TAG, FRAG_TAG_LEN);
+    memcpy(buf + FRAG_TAG_LEN, value.p, value.len);
+    return (struct str){ buf, FRAG_TAG_LEN + value.len };
+}
+
+static bool frag_queue(struct str key, struct str value, unsigned ttl)
+{
+    struct frag_pending *q = &frag_pending;
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? 2 * q->cap : 32;
+        struct str *k = arena_realloc(q->arena, q->keys, q->cap * sizeof *k, cap * sizeof *k);
+        struct str *v = arena_realloc(q->arena, q->values, q->cap * sizeof *v, cap * sizeof *v);
+        unsigned *t = arena_realloc(q->arena, q->ttls, q->cap * sizeof *t, cap * sizeof *t);
+        if (!k || !v || !t)
+            return false;
+        q->keys = k, q->values = v, q->ttls = t, q->cap = cap;
+    }
+    char *kc = arena_strndup(q->arena, key.p, key.len);
+    struct str enc = frag_encode(q->arena, value);
+    if (!kc || !enc.p)
+        return false;
+    q->keys[q->n] = (struct str){ kc, key.len };
+    q->values[q->n] = enc;
+    q->ttls[q->n] = ttl;
+    q->n++;
+    return true;
+}
+
 void frag_set(void *ctx, struct str key, struct str value, long timeout_s)
 {
     (void)ctx;
     struct cache *cc = cache_bound();
     if (!cc || !cache_enabled(cc))
         return;
-    struct arena *a = NULL;
-    /* Small values go through a stack buffer; large ones through a scratch arena. */
-    char stack[4096];
-    char *buf = stack;
-    size_t len = FRAG_TAG_LEN + value.len;
-    if (len > sizeof stack) {
-        a = arena_new(len + 64);
-        if (!a)
-            return;
-        buf = arena_alloc(a, len);
-        if (!buf) {
-            arena_free(a);
-            return;
-        }
-    }
-    memcpy(buf, FRAG_TAG, FRAG_TAG_LEN);
-    memcpy(buf + FRAG_TAG_LEN, value.p, value.len);
-    unsigned ttl = timeout_s < 0 ? cache_default_timeout() : (unsigned)timeout_s;
-    cache_set(cc, key, (struct str){ buf, len }, ttl);
+    if (frag_pending.arena && frag_queue(key, value, frag_ttl(timeout_s)))
+        return;
+    struct arena *a = arena_new(FRAG_TAG_LEN + value.len + 64);
+    if (!a)
+        return;
+    struct str enc = frag_encode(a, value);
+    if (enc.p)
+        cache_set(cc, key, enc, frag_ttl(timeout_s));
     arena_free(a);
+}
+
+void frag_batch_begin(struct arena *a)
+{
+    frag_pending = (struct frag_pending){ .arena = a };
+}
+
+void frag_batch_flush(void)
+{
+    struct frag_pending q = frag_pending;
+    frag_pending = (struct frag_pending){ 0 };
+    struct cache *cc = cache_bound();
+    if (!cc || !cache_enabled(cc))
+        return;
+    /* One pipelined write per run of equal timeouts (normally one run). */
+    for (size_t start = 0, i = 1; start < q.n; i++) {
+        if (i < q.n && q.ttls[i] == q.ttls[start])
+            continue;
+        cache_set_many(cc, q.keys + start, q.values + start, i - start, q.ttls[start]);
+        start = i;
+    }
 }
 
 struct str frag_key(struct arena *a, struct str name, const struct str *vary, size_t n_vary)

@@ -313,6 +313,33 @@ static void test_memoize(void)
     arena_free(a);
 }
 
+/* cache_set_many: 500 values in one pipelined write, all readable after. */
+static void test_set_many(void)
+{
+    enum { N = 500 };
+    struct arena *a = arena_new(0);
+    struct str keys[N], vals[N], got[N];
+    bool found[N];
+    for (int i = 0; i < N; i++) {
+        keys[i] = str_c(arena_printf(a, "many/%d", i));
+        vals[i] = str_c(arena_printf(a, "value %d %0*d", i, i % 200, 0));
+    }
+    struct cache *cc = cache_bound();
+    uint64_t rt0 = cache_stats_of(cc)->round_trips;
+    CHECK(cache_set_many(cc, keys, vals, N, 60) == TL_OK, "set_many");
+    CHECK(cache_stats_of(cc)->round_trips - rt0 == 1, "set_many of %d took %llu round trips", N,
+          (unsigned long long)(cache_stats_of(cc)->round_trips - rt0));
+    CHECK(cache_get_multi(cc, keys, N, a, got, found) == TL_OK, "get_multi");
+    int ok = 0;
+    for (int i = 0; i < N; i++)
+        ok += found[i] && str_eq(got[i], vals[i]);
+    CHECK(ok == N, "%d of %d pipelined values read back", ok, N);
+    /* a second batch on the same connection drains the first one's replies */
+    CHECK(cache_set_many(cc, keys, vals, 10, 60) == TL_OK, "second set_many");
+    CHECK(cache_get(cc, keys[3], a, &got[3]) == TL_OK && str_eq(got[3], vals[3]), "after a second batch");
+    arena_free(a);
+}
+
 static void test_forged_view_entry(void)
 {
     struct arena *a = arena_new(0);
@@ -347,6 +374,7 @@ int main(void)
     test_stampede();
     test_memoize();
     test_forged_view_entry();
+    test_set_many();
     cache_free(cc);
     if (failures) {
         printf("%d failure(s)\n", failures);
