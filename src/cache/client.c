@@ -224,8 +224,6 @@ enum tl_err cache_set_many(struct cache *cc, const struct str *keys, const struc
 {
     if (!cc->is_enabled || n == 0)
         return TL_OK;
-    if (n == 1)
-        return cache_set(cc, keys[0], values[0], ttl_s);
     enum tl_err e = cache_begin(cc);
     if (e != TL_OK)
         return e;
@@ -249,9 +247,13 @@ enum tl_err cache_set_many(struct cache *cc, const struct str *keys, const struc
     }
     if (i == n)
         rc = memcached_flush_buffers(cc->batch);
-    cc->stats.round_trips++;
-    if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_BUFFERED)
+    /* Fire and forget: quiet sets have no reply on success, so nothing is
+     * waited for and no round trip is counted. (libmemcached's VERSION is no
+     * barrier: it asks each server once per handle.) */
+    if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_BUFFERED) {
+        memcached_quit(cc->batch);
         return cache_fail(cc, "set_many", keys[i < n ? i : 0], rc);
+    }
     cache_ok(cc);
     return TL_OK;
 }
@@ -602,14 +604,20 @@ static enum tl_err cache_handle_create(struct cache *cc)
 }
 
 /* The batch handle: a clone of the main one (same servers, timeouts, SASL)
- * with buffered requests. Switching buffering on or off closes a handle's
- * connections, so it is a handle of its own rather than a mode of the main
- * one; it costs one more connection per worker, made on first use. */
+ * that sends quiet, buffered sets (SETQ: the server answers only on error).
+ * Switching those modes closes a handle's connections, so it is a handle of
+ * its own rather than a mode of the main one; it costs one more connection
+ * per worker, made on first use. Buffered sets that expect replies are no
+ * good here: libmemcached then purges replies mid-batch (after 64 KB) and
+ * reports a connection failure. The price of quiet sets: a server-side
+ * refusal (out of memory with -M; too large is checked before sending) goes
+ * unreported, and its reply is never read; a write failure is reported. */
 static enum tl_err cache_batch_create(struct cache *cc)
 {
     memcached_st *b = memcached_clone(NULL, cc->mc);
     if (!b)
         return TL_ENOMEM;
+    memcached_behavior_set(b, MEMCACHED_BEHAVIOR_NOREPLY, 1);
     memcached_behavior_set(b, MEMCACHED_BEHAVIOR_BUFFER_REQUESTS, 1);
     if (cc->username[0] && !memcached_get_sasl_callbacks(b) &&
         memcached_set_sasl_auth_data(b, cc->username, cc->password) != MEMCACHED_SUCCESS) {

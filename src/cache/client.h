@@ -53,12 +53,13 @@ enum tl_err cache_get_multi(struct cache *cc, const struct str *keys, size_t n, 
 /* ttl_s: 0 = never expire; values above 30 days are sent as absolute time.
  * Values larger than cache_item_size_max are refused with TL_ETOOBIG (logged). */
 enum tl_err cache_set(struct cache *cc, struct str key, struct str value, unsigned ttl_s);
-/* Store n values in one pipelined write: the sets go out together on a
- * second connection with buffered requests, their replies are read later
- * (libmemcached drains them before that connection's next command), so a
- * page's worth of fragments costs one round trip, not n. Best effort: a
- * value over the item size is skipped (logged), a per-key server refusal is
- * not reported; a connection failure is (TL_EUNAVAIL, breaker opens). */
+/* Store n values in one pipelined write of quiet sets (SETQ) on a second,
+ * buffered connection, without waiting for anything: a page's worth of
+ * fragments costs one write, not n round trips. Fire and forget: the values
+ * become visible as the server processes them (a get on the main connection
+ * right after may still miss); a value over the item size is skipped
+ * (logged); a server-side refusal is not reported; a write failure drops
+ * that connection and opens the breaker (TL_EUNAVAIL). */
 enum tl_err cache_set_many(struct cache *cc, const struct str *keys, const struct str *values,
                            size_t n, unsigned ttl_s);
 /* Store only when absent: TL_EEXIST when present. */

@@ -313,30 +313,53 @@ static void test_memoize(void)
     arena_free(a);
 }
 
-/* cache_set_many: 500 values in one pipelined write, all readable after. */
+/* cache_set_many: 2,000 values (~600 KB, far past libmemcached's 64 KB
+ * purge watermark) in one pipelined write, all readable soon after. */
 static void test_set_many(void)
 {
-    enum { N = 500 };
+    enum { N = 2000 };
     struct arena *a = arena_new(0);
     struct str keys[N], vals[N], got[N];
     bool found[N];
     for (int i = 0; i < N; i++) {
         keys[i] = str_c(arena_printf(a, "many/%d", i));
-        vals[i] = str_c(arena_printf(a, "value %d %0*d", i, i % 200, 0));
+        vals[i] = str_c(arena_printf(a, "value %d %0*d", i, 200 + i % 200, 0));
     }
     struct cache *cc = cache_bound();
     uint64_t rt0 = cache_stats_of(cc)->round_trips;
     CHECK(cache_set_many(cc, keys, vals, N, 60) == TL_OK, "set_many");
-    CHECK(cache_stats_of(cc)->round_trips - rt0 == 1, "set_many of %d took %llu round trips", N,
+    CHECK(cache_stats_of(cc)->round_trips - rt0 == 0, "set_many of %d waited %llu round trips", N,
           (unsigned long long)(cache_stats_of(cc)->round_trips - rt0));
-    CHECK(cache_get_multi(cc, keys, N, a, got, found) == TL_OK, "get_multi");
+    /* fire and forget: the values land as the server works through them */
     int ok = 0;
-    for (int i = 0; i < N; i++)
-        ok += found[i] && str_eq(got[i], vals[i]);
-    CHECK(ok == N, "%d of %d pipelined values read back", ok, N);
+    for (int tries = 0; tries < 100 && ok < N; tries++) {
+        if (tries)
+            sleep_ms(10);
+        CHECK(cache_get_multi(cc, keys, N, a, got, found) == TL_OK, "get_multi");
+        ok = 0;
+        for (int i = 0; i < N; i++)
+            ok += found[i] && str_eq(got[i], vals[i]);
+    }
+    CHECK(ok == N, "%d of %d pipelined values read back within 1 s", ok, N);
+    if (ok != N) {
+        int first_missing = -1, last_found = -1;
+        for (int i = 0; i < N; i++) {
+            if (!(found[i] && str_eq(got[i], vals[i])) && first_missing < 0)
+                first_missing = i;
+            if (found[i])
+                last_found = i;
+        }
+        fprintf(stderr, "first missing %d, last found %d\n", first_missing, last_found);
+    }
     /* a second batch on the same connection drains the first one's replies */
+    vals[3] = STR("changed");
     CHECK(cache_set_many(cc, keys, vals, 10, 60) == TL_OK, "second set_many");
-    CHECK(cache_get(cc, keys[3], a, &got[3]) == TL_OK && str_eq(got[3], vals[3]), "after a second batch");
+    bool seen = false;
+    for (int tries = 0; tries < 100 && !seen; tries++) {
+        sleep_ms(tries ? 10 : 0);
+        seen = cache_get(cc, keys[3], a, &got[3]) == TL_OK && str_eq(got[3], vals[3]);
+    }
+    CHECK(seen, "a second batch on the same connection lands too");
     arena_free(a);
 }
 
