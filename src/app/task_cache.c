@@ -53,9 +53,14 @@ void app_tasks_changed(struct req *r, long long deleted_id)
 static enum tl_err task_list_encode(const void *value, struct strbuf *out)
 {
     const struct task_list *tl = value;
-    strbuf_printf(out, "T1 %zu\n", tl->n);
-    for (size_t i = 0; i < tl->n; i++) {
-        strbuf_printf(out, "%lld %zu\n", tl->items[i].id, tl->items[i].name.len);
+    strbuf_puts(out, "T1 ");
+    strbuf_put_int(out, (long long)tl->n);
+    strbuf_putc(out, '\n');
+    for (size_t i = 0; i < tl->n; i++) {   /* no printf: 1,000 rows are on a hot path */
+        strbuf_put_int(out, tl->items[i].id);
+        strbuf_putc(out, ' ');
+        strbuf_put_int(out, (long long)tl->items[i].name.len);
+        strbuf_putc(out, '\n');
         strbuf_append_str(out, tl->items[i].name);
         strbuf_putc(out, '\n');
     }

@@ -27,6 +27,18 @@ bool str_is_valid_utf8(struct str s)
     const unsigned char *p = (const unsigned char *)s.p;
     size_t i = 0, n = s.len;
     while (i < n) {
+        /* ASCII fast path, 8 bytes at a time: no high bit and no zero byte
+         * (pages and fragments are mostly ASCII; this is on the hot path). */
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if ((w & 0x8080808080808080ULL) ||
+                ((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL))
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
         unsigned c = p[i];
         if (c == 0)
             return false;
