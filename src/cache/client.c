@@ -67,6 +67,7 @@ static void cache_ok(struct cache *cc);
 static enum tl_err cache_fail(struct cache *cc, const char *op, struct str key, memcached_return_t rc);
 static enum tl_err cache_handle_create(struct cache *cc);
 static enum tl_err cache_batch_create(struct cache *cc);
+static bool cache_sasl(const struct cache *cc, memcached_st *mc);
 static struct str cache_log_key(struct str key);
 static enum tl_err cache_check(struct cache *cc);
 static enum tl_err cache_bump_raw(struct cache *cc, uint64_t *out);
@@ -593,14 +594,23 @@ static enum tl_err cache_handle_create(struct cache *cc)
         }
     }
     memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_KETAMA, 1);
-    if (cc->username[0] && memcached_set_sasl_auth_data(mc, cc->username, cc->password) !=
-                               MEMCACHED_SUCCESS) {
-        log_error("cache: cannot set SASL credentials: %s", memcached_last_error_message(mc));
+    if (!cache_sasl(cc, mc)) {
         memcached_free(mc);
         return TL_ENOMEM;
     }
     cc->mc = mc;
     return TL_OK;
+}
+
+/* SASL PLAIN credentials on handle mc (none configured: nothing to do). */
+static bool cache_sasl(const struct cache *cc, memcached_st *mc)
+{
+    if (!cc->username[0] || memcached_get_sasl_callbacks(mc))
+        return true;
+    if (memcached_set_sasl_auth_data(mc, cc->username, cc->password) == MEMCACHED_SUCCESS)
+        return true;
+    log_error("cache: cannot set SASL credentials: %s", memcached_last_error_message(mc));
+    return false;
 }
 
 /* The batch handle: a clone of the main one (same servers, timeouts, SASL)
@@ -619,9 +629,7 @@ static enum tl_err cache_batch_create(struct cache *cc)
         return TL_ENOMEM;
     memcached_behavior_set(b, MEMCACHED_BEHAVIOR_NOREPLY, 1);
     memcached_behavior_set(b, MEMCACHED_BEHAVIOR_BUFFER_REQUESTS, 1);
-    if (cc->username[0] && !memcached_get_sasl_callbacks(b) &&
-        memcached_set_sasl_auth_data(b, cc->username, cc->password) != MEMCACHED_SUCCESS) {
-        log_error("cache: cannot set SASL credentials: %s", memcached_last_error_message(b));
+    if (!cache_sasl(cc, b)) {
         memcached_free(b);
         return TL_ENOMEM;
     }

@@ -212,17 +212,6 @@ static enum tl_err db_url_query(const char *q, struct db_url *out, struct tl_dia
     return TL_OK;
 }
 
-static int db_url_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode s[0..len) into dst; false on a bad escape, a NUL byte or
  * when it does not fit (dst then holds garbage). */
 static bool db_url_decode(const char *s, size_t len, char *dst, size_t dst_len)
@@ -232,7 +221,7 @@ static bool db_url_decode(const char *s, size_t len, char *dst, size_t dst_len)
         char c = s[i];
         if (c == '%') {
             int hi, lo;
-            if (i + 2 >= len || (hi = db_url_hex(s[i + 1])) < 0 || (lo = db_url_hex(s[i + 2])) < 0)
+            if (i + 2 >= len || (hi = str_hex_value(s[i + 1])) < 0 || (lo = str_hex_value(s[i + 2])) < 0)
                 return false;
             c = (char)(hi * 16 + lo);
             i += 2;

@@ -26,7 +26,6 @@ static const struct {
     { "OPTIONS", HTTP_OPTIONS },
 };
 
-static int req_hex(char c);
 static int req_decode(struct arena *a, struct str in, bool plus_is_space, struct str *out);
 static bool req_kvs_push(struct arena *a, struct req_kvs *kvs, size_t *cap, struct str name,
                          struct str value);
@@ -260,17 +259,6 @@ struct str req_own_origin(const struct req *r, const char *public_origin)
 
 /* ---- helpers ---- */
 
-static int req_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode in into the arena (or return in itself when there is
  * nothing to decode). 0, 400 on a bad escape, 413 on out of memory. */
 static int req_decode(struct arena *a, struct str in, bool plus_is_space, struct str *out)
@@ -292,7 +280,7 @@ static int req_decode(struct arena *a, struct str in, bool plus_is_space, struct
             int hi, lo;
             if (i + 2 >= in.len)
                 return 400;
-            if ((hi = req_hex(in.p[i + 1])) < 0 || (lo = req_hex(in.p[i + 2])) < 0)
+            if ((hi = str_hex_value(in.p[i + 1])) < 0 || (lo = str_hex_value(in.p[i + 2])) < 0)
                 return 400;
             c = (char)(hi * 16 + lo);
             i += 2;

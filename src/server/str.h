@@ -42,6 +42,18 @@ static inline bool str_starts_with(struct str s, struct str prefix)
     return s.len >= prefix.len && memcmp(s.p, prefix.p, prefix.len) == 0;
 }
 
+/* Value of a hex digit (either case), or -1. */
+static inline int str_hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /* Case-insensitive ASCII equality (header names, tokens). */
 bool str_eq_nocase(struct str a, struct str b);
 
