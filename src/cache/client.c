@@ -32,6 +32,9 @@
 #include "../server/log.h"
 #include "client_internal.h"
 
+/* Batches sent on one batch connection before it is reopened (see cache_set_many). */
+#define CACHE_BATCH_RECYCLE 1024
+
 struct cache {
     bool is_enabled;
     bool is_checked;        /* VERSION check passed since the last (re)connect */
@@ -40,6 +43,7 @@ struct cache {
     bool has_logged_auth;   /* the wrong-credentials message is said once */
     memcached_st *mc;       /* NULL until first use */
     memcached_st *batch;    /* clone with buffered requests, for cache_set_many; lazy */
+    unsigned n_batches;     /* since the batch connection was (re)opened */
     int64_t open_until_ms;  /* CLOCK_MONOTONIC */
     unsigned n_failures;    /* consecutive failures, for the backoff */
     struct cache_server servers[CACHE_SERVERS_MAX];
@@ -250,7 +254,12 @@ enum tl_err cache_set_many(struct cache *cc, const struct str *keys, const struc
         rc = memcached_flush_buffers(cc->batch);
     /* Fire and forget: quiet sets have no reply on success, so nothing is
      * waited for and no round trip is counted. (libmemcached's VERSION is no
-     * barrier: it asks each server once per handle.) */
+     * barrier: it asks each server once per handle.) The rare error reply to
+     * a quiet set is never read: reconnecting now and then drops any. */
+    if (++cc->n_batches >= CACHE_BATCH_RECYCLE) {
+        memcached_quit(cc->batch);
+        cc->n_batches = 0;
+    }
     if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_BUFFERED) {
         memcached_quit(cc->batch);
         return cache_fail(cc, "set_many", keys[i < n ? i : 0], rc);
