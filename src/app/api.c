@@ -113,8 +113,7 @@ static enum tl_err api_failure(struct req *r, struct resp *w, enum tl_err e)
         resp_header(w, "Retry-After", STR("1"));
         return api_error(r, w, 503, "The database is unavailable; try again shortly.");
     default:
-        log_error("api: %s %.*s: %s", r->method_name.p ? "request" : "?", STR_FMT(r->path),
-                  tl_strerror(e));
+        log_error("api: %.*s %.*s: %s", STR_FMT(r->method_name), STR_FMT(r->path), tl_strerror(e));
         return api_error(r, w, 500, "Internal error.");
     }
 }
