@@ -31,6 +31,7 @@ struct shared {
     atomic_int renders;        /* how many times the view body ran */
     atomic_int render_delay_ms;
     atomic_int served_hits;
+    atomic_int in_render;      /* set by the view body when it has read the data */
 };
 static struct shared *sh;
 static struct cfg test_cfg;
@@ -71,6 +72,7 @@ static void fake_get(struct req *r, struct arena *a, const char *if_none_match)
 CACHED_VIEW(test_view, .timeout_s = 60)
 {
     int v = atomic_load(&sh->version);
+    atomic_store(&sh->in_render, 1);
     atomic_fetch_add(&sh->renders, 1);
     int d = atomic_load(&sh->render_delay_ms);
     if (d)
@@ -179,6 +181,7 @@ static void test_stale_write_race(void)
     struct resp w;
     write_data(3);
     atomic_store(&sh->render_delay_ms, 300);
+    atomic_store(&sh->in_render, 0);
     pid_t reader = fork();
     if (reader == 0) {
         struct cache *cc = connect_cache();
@@ -188,7 +191,10 @@ static void test_stale_write_race(void)
         cache_free(cc);
         _exit(strstr(cw.body.p, "version 3") ? 0 : 1);
     }
-    sleep_ms(100);              /* the reader is inside its render now */
+    /* wait until the reader has read version 3 and is rendering (not a fixed
+     * sleep: a loaded machine may start the child late) */
+    for (int waited = 0; !atomic_load(&sh->in_render) && waited < 5000; waited++)
+        sleep_ms(1);
     write_data(4);              /* B: commit + invalidate, mid-render */
     int st;
     waitpid(reader, &st, 0);
