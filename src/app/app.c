@@ -153,23 +153,37 @@ const struct srv_app app_tasklist = {
 
 /* ---- helpers shared by the views ------------------------------------- */
 
+/* url_for(endpoint, **params) from a template: called once per task row on
+ * an uncached render, so small calls use stack arrays and ids are formatted
+ * without printf. */
 static enum tl_err app_hook_url_for(void *ctx, struct str endpoint, const struct tpl_kv *kwargs,
                                     size_t n, struct strbuf *out)
 {
+    enum { APP_URL_FOR_STACK = 8 };
     struct req *r = ctx;
-    struct str *names = arena_alloc(r->arena, (n ? n : 1) * sizeof *names);
-    struct str *values = arena_alloc(r->arena, (n ? n : 1) * sizeof *values);
-    if (!names || !values)
-        return TL_ENOMEM;
+    struct str names_stack[APP_URL_FOR_STACK], values_stack[APP_URL_FOR_STACK];
+    struct str *names = names_stack, *values = values_stack;
+    if (n > APP_URL_FOR_STACK) {
+        names = arena_alloc(r->arena, n * sizeof *names);
+        values = arena_alloc(r->arena, n * sizeof *values);
+        if (!names || !values)
+            return TL_ENOMEM;
+    }
     for (size_t i = 0; i < n; i++) {
         names[i] = kwargs[i].key;
         const struct tpl_value *v = &kwargs[i].value;
-        if (v->type == TPL_INT)
-            values[i] = str_c(arena_printf(r->arena, "%lld", v->u.i));
-        else if (v->type == TPL_STR || v->type == TPL_SAFE)
+        if (v->type == TPL_INT) {
+            struct strbuf num;
+            strbuf_init(&num, r->arena, 24);
+            strbuf_put_int(&num, v->u.i);
+            if (num.oom)
+                return TL_ENOMEM;
+            values[i] = strbuf_str(&num);
+        } else if (v->type == TPL_STR || v->type == TPL_SAFE) {
             values[i] = v->u.s;
-        else
+        } else {
             return TL_EINVAL;
+        }
     }
     return router_url_for(app_worker_of(r)->state->router, endpoint, names, values, n, out);
 }

@@ -30,7 +30,6 @@ struct shared {
     atomic_int version;        /* the data a render reads */
     atomic_int renders;        /* how many times the view body ran */
     atomic_int render_delay_ms;
-    atomic_int served_hits;
     atomic_int in_render;      /* set by the view body when it has read the data */
 };
 static struct shared *sh;
