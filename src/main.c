@@ -1,5 +1,5 @@
 /*
- * main.c - the `tasklist` command: serve | db | cache | check-config.
+ * main.c - the `tasklist` command: serve | db | cache | check-config | help | --version.
  * Owns: command-line parsing and the config precedence chain's last step
  *   (flags over defaults < ini < .env < environment), kept so that SIGHUP
  *   can rebuild the same config.
@@ -12,14 +12,16 @@
 #include <unistd.h>
 
 #include "app/app.h"
+#include "help.h"
 #include "cache/client.h"
 #include "db/migrate.h"
 #include "server/config.h"
 #include "server/log.h"
+#include "server/paths.h"
 #include "server/server.h"
 
-#ifndef TL_DEFAULT_MIGRATIONS
-#define TL_DEFAULT_MIGRATIONS "migrations"
+#ifndef TL_VERSION
+#define TL_VERSION "unknown"
 #endif
 
 /* Flags given on the command line, re-applied on every reload. */
@@ -32,17 +34,6 @@ struct main_flags {
 };
 
 static struct main_flags main_flags;
-
-static void main_usage(FILE *out)
-{
-    fputs("usage: tasklist serve [--config FILE] [--listen unix:PATH|HOST:PORT|[::1]:PORT]\n"
-          "                      [--workers N] [--templates DIR]\n"
-          "       tasklist db upgrade [VERSION] | downgrade [VERSION] | current | history\n"
-          "                      [--config FILE] [--migrations DIR]\n"
-          "       tasklist cache stats | flush [--config FILE]\n"
-          "       tasklist check-config [--config FILE]\n",
-          out);
-}
 
 /* Take the known --flags out of argv (keeping the rest in order); returns
  * the new argc or -1 on a flag without its value. */
@@ -105,30 +96,51 @@ static int main_config_error(const struct tl_diag *d)
     return 2;
 }
 
+/* --migrations, else migrations/ in the working directory (a checkout),
+ * else the installed ones. */
 static const char *main_migrations_dir(void)
 {
+    static char dir[CFG_PATH_MAX];
     if (main_flags.migrations)
         return main_flags.migrations;
-    if (access("migrations", R_OK | X_OK) == 0)
+    if (!paths_data_default("migrations", dir, sizeof dir))
         return "migrations";
-    return TL_DEFAULT_MIGRATIONS;
+    return dir;
+}
+
+/* `tasklist help [COMMAND]`: 0, or 2 for an unknown command. */
+static int main_help(int argc, char **argv)
+{
+    if (argc < 3) {
+        help_usage(stdout);
+        fputs("Run \"tasklist help COMMAND\" for one command; man tasklist for everything.\n",
+              stdout);
+        return 0;
+    }
+    if (help_command(argv[2], stdout))
+        return 0;
+    fprintf(stderr, "tasklist: no help for \"%s\"\n", argv[2]);
+    help_usage(stderr);
+    return 2;
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        main_usage(stderr);
+        help_usage(stderr);
         return 2;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-        main_usage(stdout);
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help"))
+        return main_help(argc, argv);
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V") || !strcmp(cmd, "version")) {
+        printf("tasklist %s\n", TL_VERSION);
         return 0;
     }
     int rest = main_take_flags(argc - 2, argv + 2);
     if (rest < 0) {
         fprintf(stderr, "tasklist: a flag is missing its value\n");
-        main_usage(stderr);
+        help_usage(stderr);
         return 2;
     }
     char **args = argv + 2;
@@ -146,7 +158,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "serve")) {
         if (rest != 0) {
-            main_usage(stderr);
+            help_usage(stderr);
             return 2;
         }
         if (cfg_validate(&c, &d) != TL_OK)
@@ -158,6 +170,6 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "cache"))
         return cache_cli(&c, rest, args);
     fprintf(stderr, "tasklist: unknown command \"%s\"\n", cmd);
-    main_usage(stderr);
+    help_usage(stderr);
     return 2;
 }

@@ -119,6 +119,20 @@ static enum tl_err app_before(struct req *r, struct resp *w)
     return TL_OK;
 }
 
+/* GET /metrics: this worker's totals (one cache tier so far: memcached). */
+static void app_metrics(void *ctx, struct srv_metrics_sample *out)
+{
+    const struct app_worker *aw = ctx;
+    const struct cache_stats *cs = cache_stats_of(aw->cache);
+    out->tier[SRV_TIER_MEMCACHED] = (struct srv_tier_sample){
+        .hits = cs->hits,
+        .misses = cs->misses,
+        .round_trips = cs->round_trips,
+        .is_open = cache_breaker_is_open(aw->cache),
+    };
+    out->db_errors = db_error_count(aw->db);
+}
+
 static void app_after(struct req *r, struct resp *w)
 {
     struct app_request *ar = app_request_of(r);
@@ -149,6 +163,7 @@ const struct srv_app app_tasklist = {
     .worker_fini = app_worker_fini,
     .before = app_before,
     .after = app_after,
+    .metrics = app_metrics,
 };
 
 /* ---- helpers shared by the views ------------------------------------- */

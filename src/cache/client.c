@@ -419,6 +419,11 @@ const struct cache_stats *cache_stats_of(const struct cache *cc)
     return &cc->stats;
 }
 
+bool cache_breaker_is_open(const struct cache *cc)
+{
+    return cc->is_enabled && cc->is_open;
+}
+
 memcached_st *cache_handle_for_cli(struct cache *cc, bool *is_auth_failure)
 {
     *is_auth_failure = false;

@@ -94,6 +94,8 @@ struct str cache_full_key(const struct cache *cc, struct str key, struct arena *
 
 /* Counters of this client since creation. */
 const struct cache_stats *cache_stats_of(const struct cache *cc);
+/* Whether the breaker is open (cache I/O skipped or about to be probed). */
+bool cache_breaker_is_open(const struct cache *cc);
 
 /* `tasklist cache stats | flush`: argv[0] is the verb. Prints per-server
  * get_hits, get_misses, cmd_get, cmd_set, curr_items, bytes, evictions.

@@ -44,6 +44,8 @@ enum db_kind db_kind(const struct db *db)
     return db->url.kind;
 }
 
+static enum tl_err db_counted(struct db *db, enum tl_err e);
+
 static enum tl_err db_run(struct db *db, const char *sql, const struct db_val *params,
                           size_t n_params, db_row_fn row, void *arg, uint64_t *affected,
                           long long *last_id)
@@ -62,13 +64,13 @@ static enum tl_err db_run(struct db *db, const char *sql, const struct db_val *p
 enum tl_err db_query(struct db *db, const char *sql, const struct db_val *params, size_t n_params,
                      db_row_fn row, void *arg)
 {
-    return db_run(db, sql, params, n_params, row, arg, NULL, NULL);
+    return db_counted(db, db_run(db, sql, params, n_params, row, arg, NULL, NULL));
 }
 
 enum tl_err db_exec(struct db *db, const char *sql, const struct db_val *params, size_t n_params,
                     uint64_t *affected, long long *last_id)
 {
-    return db_run(db, sql, params, n_params, NULL, NULL, affected, last_id);
+    return db_counted(db, db_run(db, sql, params, n_params, NULL, NULL, affected, last_id));
 }
 
 enum tl_err db_exec_script(struct db *db, const char *sql)
@@ -86,8 +88,9 @@ enum tl_err db_begin(struct db *db)
 {
     if (db->in_tx)
         return TL_EINVAL;
-    enum tl_err e = db_run(db, db->url.kind == DB_SQLITE ? "BEGIN IMMEDIATE" : "START TRANSACTION",
-                           NULL, 0, NULL, NULL, NULL, NULL);
+    enum tl_err e = db_counted(db, db_run(db, db->url.kind == DB_SQLITE ? "BEGIN IMMEDIATE"
+                                                                        : "START TRANSACTION",
+                                          NULL, 0, NULL, NULL, NULL, NULL));
     if (e == TL_OK) {
         db->in_tx = true;
         db->tx_lost = false;
@@ -105,7 +108,7 @@ enum tl_err db_commit(struct db *db)
         db->in_tx = db->tx_lost = false;
         return TL_EUNAVAIL;
     }
-    enum tl_err e = db_run(db, "COMMIT", NULL, 0, NULL, NULL, NULL, NULL);
+    enum tl_err e = db_counted(db, db_run(db, "COMMIT", NULL, 0, NULL, NULL, NULL, NULL));
     if (e != TL_OK && db->in_tx && !db->tx_lost) {
         /* SQLite keeps the transaction open after a failed (busy) COMMIT:
          * roll it back so the handle is usable again; the caller sees e. */
@@ -131,6 +134,20 @@ enum tl_err db_rollback(struct db *db)
 uint64_t db_query_count(const struct db *db)
 {
     return db->n_queries;
+}
+
+uint64_t db_error_count(const struct db *db)
+{
+    return db->n_errors;
+}
+
+/* Count a failed statement for GET /metrics (TL_ENOTFOUND is an answer,
+ * not a failure); returns e unchanged. */
+static enum tl_err db_counted(struct db *db, enum tl_err e)
+{
+    if (e != TL_OK && e != TL_ENOTFOUND)
+        db->n_errors++;
+    return e;
 }
 
 int64_t db_now_ms(void)

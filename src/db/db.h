@@ -78,5 +78,7 @@ enum tl_err db_rollback(struct db *db);
 
 /* Statements sent to the server since open (for tests and benchmarks). */
 uint64_t db_query_count(const struct db *db);
+/* Statements (queries, BEGIN, COMMIT) that failed since db_open. */
+uint64_t db_error_count(const struct db *db);
 
 #endif

@@ -31,6 +31,7 @@ struct db {
     struct db_url url;
     unsigned timeout_ms;
     uint64_t n_queries;     /* statements sent, see db_query_count() */
+    uint64_t n_errors;      /* statements that failed, see db_error_count() */
     bool in_tx;             /* between db_begin and db_commit/rollback */
     bool tx_lost;           /* the connection died inside that transaction */
     char last_error[512];   /* the library's message for the last failure */

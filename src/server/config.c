@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "paths.h"
+#include "allow.h"
 
 enum cfg_type {
     CFG_STR,
@@ -66,6 +68,8 @@ static const struct cfg_key cfg_keys[] = {
     { "server", "log_level", CFG_LEVEL, CFG_FIELD(log_level), false, NULL },
     { "server", "status_path", CFG_STR, CFG_FIELD(status_path), false, NULL },
     { "server", "ping_path", CFG_STR, CFG_FIELD(ping_path), false, NULL },
+    { "server", "metrics_path", CFG_STR, CFG_FIELD(metrics_path), false, NULL },
+    { "server", "monitor_allow", CFG_STR, CFG_FIELD(monitor_allow), false, NULL },
     { "server", "public_origin", CFG_STR, CFG_FIELD(public_origin), false, NULL },
     { "server", "templates", CFG_STR, CFG_FIELD(templates), false, NULL },
     { "server", "debug", CFG_BOOL, CFG_FIELD(debug), false, NULL },
@@ -124,7 +128,7 @@ void cfg_defaults(struct cfg *c)
     c->shutdown_timeout_s = 10;
     c->slow_request_ms = 1000;
     snprintf(c->log_level, sizeof c->log_level, "info");
-    snprintf(c->templates, sizeof c->templates, "templates");
+    snprintf(c->monitor_allow, sizeof c->monitor_allow, "127.0.0.0/8, ::1");
     c->body_max = 1024UL * 1024;
     c->params_max = 64;
     c->name_max = 200;
@@ -279,13 +283,24 @@ enum tl_err cfg_build(struct cfg *c, const char *path, struct tl_diag *d)
     } else if (access("conf/tasklist.ini", F_OK) == 0) {
         if ((e = cfg_load_ini(c, "conf/tasklist.ini", d)) != TL_OK)
             return e;
+    } else {
+        char sys[CFG_PATH_MAX];
+        snprintf(sys, sizeof sys, "%s/tasklist.ini", paths_sysconfdir());
+        if (access(sys, F_OK) == 0 && (e = cfg_load_ini(c, sys, d)) != TL_OK)
+            return e;
     }
     e = cfg_load_dotenv(c, ".env", d);
     if (e != TL_OK && e != TL_ENOTFOUND)
         return e;
     if (d)
         memset(d, 0, sizeof *d);
-    return cfg_load_environ(c, d);
+    if ((e = cfg_load_environ(c, d)) != TL_OK)
+        return e;
+    if (!c->templates[0] && !paths_data_default("templates", c->templates, sizeof c->templates)) {
+        tl_diag_set(d, NULL, 0, 0, "the installed templates folder's path is too long");
+        return TL_EINVAL;
+    }
+    return TL_OK;
 }
 
 enum tl_err cfg_validate(const struct cfg *c, struct tl_diag *d)
@@ -308,16 +323,28 @@ enum tl_err cfg_validate(const struct cfg *c, struct tl_diag *d)
         return TL_EINVAL;
     }
     const struct { const char *name, *v; } paths[] = {
-        { "status_path", c->status_path }, { "ping_path", c->ping_path } };
-    for (size_t i = 0; i < 2; i++) {
+        { "status_path", c->status_path }, { "ping_path", c->ping_path },
+        { "metrics_path", c->metrics_path } };
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
         if (paths[i].v[0] && paths[i].v[0] != '/') {
             tl_diag_set(d, f, 0, 0, "[server] %s = \"%s\": must start with '/'", paths[i].name,
                         paths[i].v);
             return TL_EINVAL;
         }
     }
-    if (c->status_path[0] && strcmp(c->status_path, c->ping_path) == 0) {
-        tl_diag_set(d, f, 0, 0, "[server] status_path and ping_path are the same");
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        for (size_t j = i + 1; j < sizeof paths / sizeof *paths; j++) {
+            if (paths[i].v[0] && strcmp(paths[i].v, paths[j].v) == 0) {
+                tl_diag_set(d, f, 0, 0, "[server] %s and %s are the same", paths[i].name,
+                            paths[j].name);
+                return TL_EINVAL;
+            }
+        }
+    }
+    const char *bad = srv_allow_check(c->monitor_allow);
+    if (bad) {
+        tl_diag_set(d, f, 0, 0, "[server] monitor_allow: \"%.64s\" is not an address or CIDR",
+                    bad);
         return TL_EINVAL;
     }
     if (c->public_origin[0] && strncmp(c->public_origin, "http://", 7) != 0 &&

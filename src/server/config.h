@@ -34,8 +34,10 @@ struct cfg {
     char log_level[16];             /* debug | info | warn | error */
     char status_path[128];          /* "" = off, e.g. "/status" */
     char ping_path[128];            /* "" = off, e.g. "/ping" */
+    char metrics_path[128];         /* "" = off, e.g. "/metrics" (Prometheus text) */
+    char monitor_allow[256];        /* who may read status and metrics: addresses/CIDRs, comma-separated */
     char public_origin[256];        /* "" = derive from HTTPS/HTTP_HOST/SERVER_PORT */
-    char templates[CFG_PATH_MAX];   /* template directory */
+    char templates[CFG_PATH_MAX];   /* template directory; "" = ./templates or the installed ones */
     bool debug;
     /* [limits] */
     unsigned long body_max;         /* bytes, default 1 MiB -> 413 */
@@ -95,9 +97,11 @@ enum tl_err cfg_load_environ(struct cfg *c, struct tl_diag *d);
 enum tl_err cfg_set(struct cfg *c, const char *section, const char *key, const char *value,
                     struct tl_diag *d);
 
-/* The whole chain: defaults, ini (path, or conf/tasklist.ini when path is
- * NULL and that file exists), .env in the working directory, environment.
- * An explicitly given path that does not exist is an error. */
+/* The whole chain: defaults, ini (path; when path is NULL conf/tasklist.ini
+ * if that file exists, else the installed sysconfdir/tasklist.ini if it
+ * exists), .env in the working directory, environment. An explicitly given
+ * path that does not exist is an error. An empty templates is then resolved
+ * (paths_data_default), so the result names the folder actually used. */
 enum tl_err cfg_build(struct cfg *c, const char *path, struct tl_diag *d);
 
 /* Cross-field checks: SECRET_KEY missing or default refused unless debug,

@@ -17,6 +17,7 @@
 
 #include "arena.h"
 #include "config.h"
+#include "metrics.h"
 #include "request.h"
 #include "server.h"
 #include "strbuf.h"
@@ -33,10 +34,40 @@ struct srv_slot {
     int32_t pid;
     uint32_t generation;
     uint32_t state;            /* enum srv_slot_state */
-    uint32_t pad;
+    uint32_t tiers_open;       /* bit per enum srv_cache_tier: breaker open in this worker */
     int64_t started_ms;        /* monotonic */
     int64_t req_start_ms;      /* monotonic; meaningful when BUSY */
     uint64_t requests;         /* served by this worker */
+};
+
+/* Route x status cells and the rest of GET /metrics (see metrics.c). A
+ * route's name is claimed once (n_routes, then the name, then is_named) by
+ * the first worker that answers it; readers skip unnamed rows. */
+#define SRV_METRICS_ROUTES 32
+#define SRV_METRICS_ROUTE_NAME 48
+#define SRV_METRICS_STATUSES 24
+#define SRV_METRICS_BUCKETS 14
+
+struct srv_metrics_route {
+    char name[SRV_METRICS_ROUTE_NAME];
+    uint32_t is_named;
+    uint32_t pad;
+    uint64_t count[SRV_METRICS_STATUSES];   /* by srv_metrics_statuses[] index */
+};
+
+struct srv_metrics_board {
+    uint32_t n_routes;
+    uint32_t pad;
+    struct srv_metrics_route routes[SRV_METRICS_ROUTES];
+    uint64_t le[SRV_METRICS_BUCKETS];       /* latency histogram, not cumulative */
+    uint64_t duration_us;                   /* sum */
+    uint64_t requests;
+    uint64_t cache_hits[SRV_CACHE_TIER__MAX];
+    uint64_t cache_misses[SRV_CACHE_TIER__MAX];
+    uint64_t cache_round_trips[SRV_CACHE_TIER__MAX];
+    uint64_t db_errors;
+    uint64_t recycled;                      /* workers that reached max_requests */
+    uint64_t killed;                        /* workers SIGKILLed for request_timeout_s */
 };
 
 struct srv_board {
@@ -49,6 +80,7 @@ struct srv_board {
     uint64_t slow_requests;
     uint32_t active;
     uint32_t n_slots;
+    struct srv_metrics_board metrics;
     struct srv_slot slots[];
 };
 
@@ -88,6 +120,17 @@ struct srv_board *srv_board_new(unsigned n_slots);
 void srv_board_free(struct srv_board *b);
 /* The status endpoint's JSON document. */
 void srv_board_json(const struct srv_board *b, struct strbuf *out);
+
+/* When a request is accepted (worker): its start time. */
+void srv_metrics_begin(void);
+/* After each request (worker): count it by route and status, its
+ * duration since srv_metrics_begin, and the app's sample as deltas. */
+void srv_metrics_record(struct srv_worker *w, const struct req *r, int status);
+/* The metrics endpoint's document (Prometheus text format 0.0.4). */
+void srv_metrics_render(const struct srv_board *b, struct strbuf *out);
+/* Whether the client of r may read the status and metrics endpoints
+ * ([server] monitor_allow against REMOTE_ADDR). */
+bool srv_metrics_allowed(const struct cfg *c, const struct req *r);
 
 /* Worker process body: never returns (exit status 0 = clean stop or
  * recycled, 3 = worker_init refused). */

@@ -420,6 +420,7 @@ static void srv_check_timeouts(struct srv_master *m)
         log_error("master: worker %d busy for %lld ms on one request (request_timeout_s = %u); "
                   "killing it", (int)s->pid, (long long)busy, m->cfg.request_timeout_s);
         kill(s->pid, SIGKILL);
+        __atomic_add_fetch(&m->board->metrics.killed, 1, __ATOMIC_RELAXED);
         s->req_start_ms = INT64_MAX / 2;   /* do not kill twice before the reap */
     }
 }

@@ -13,6 +13,7 @@
 #define TASKLIST_SERVER_SERVER_H
 
 #include "config.h"
+#include "metrics.h"
 #include "router.h"
 
 struct srv_app {
@@ -35,6 +36,9 @@ struct srv_app {
     /* Optional: run after the handler, before the response is written
      * (session save, headers). */
     void (*after)(struct req *r, struct resp *w);
+    /* Optional: the worker's cumulative cache and database counters, read
+     * after every request for GET /metrics (out is zeroed first). */
+    void (*metrics)(void *worker_ctx, struct srv_metrics_sample *out);
 };
 
 /* Reload hook: rebuild the config from the same sources and flags as at

@@ -106,6 +106,7 @@ void srv_worker_main(struct srv_worker *w)
         if (w->cfg->max_requests && ++served >= w->cfg->max_requests) {
             log_info("worker: served %llu requests (max_requests); recycling",
                      (unsigned long long)served);
+            __atomic_add_fetch(&w->board->metrics.recycled, 1, __ATOMIC_RELAXED);
             break;
         }
     }
@@ -189,6 +190,7 @@ static void srv_worker_begin(struct srv_worker *w)
 {
     struct srv_board *b = w->board;
     w->slot->req_start_ms = srv_now_ms();
+    srv_metrics_begin();
     __atomic_store_n(&w->slot->state, SRV_SLOT_BUSY, __ATOMIC_RELEASE);
     __atomic_add_fetch(&b->accepted, 1, __ATOMIC_RELAXED);
     uint64_t active = __atomic_add_fetch(&b->active, 1, __ATOMIC_RELAXED);
@@ -203,6 +205,7 @@ static void srv_worker_end(struct srv_worker *w, const struct req *r, int status
 {
     __atomic_sub_fetch(&w->board->active, 1, __ATOMIC_RELAXED);
     w->slot->requests++;
+    srv_metrics_record(w, r, status);
     int64_t ms = srv_now_ms() - w->slot->req_start_ms;
     if (w->cfg->slow_request_ms && ms >= (int64_t)w->cfg->slow_request_ms) {
         __atomic_add_fetch(&w->board->slow_requests, 1, __ATOMIC_RELAXED);
@@ -294,8 +297,22 @@ static void srv_worker_dispatch(struct srv_worker *w, struct req *r, struct resp
         return;
     }
     if (safe && c->status_path[0] && str_eq_c(r->path, c->status_path)) {
+        if (!srv_metrics_allowed(c, r)) {
+            resp_error_page(resp, 403, "Forbidden.");
+            return;
+        }
         resp->content_type = "application/json";
         srv_board_json(w->board, &resp->body);
+        resp_header(resp, "Cache-Control", STR("no-store"));
+        return;
+    }
+    if (safe && c->metrics_path[0] && str_eq_c(r->path, c->metrics_path)) {
+        if (!srv_metrics_allowed(c, r)) {
+            resp_error_page(resp, 403, "Forbidden.");
+            return;
+        }
+        resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+        srv_metrics_render(w->board, &resp->body);
         resp_header(resp, "Cache-Control", STR("no-store"));
         return;
     }

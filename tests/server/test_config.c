@@ -7,7 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include "server/config.h"
+#include "server/paths.h"
 
 #include "../lib/check.h"
 
@@ -112,7 +115,8 @@ static void test_values(void)
     /* defaults */
     cfg_defaults(&c);
     CHECK(strcmp(c.database_url, "sqlite:///instance/task-list.sqlite") == 0, "default url");
-    CHECK(strcmp(c.templates, "templates") == 0, "default templates");
+    CHECK(strcmp(c.templates, "") == 0, "default templates: empty (resolved by cfg_build)");
+    CHECK(strcmp(c.monitor_allow, "127.0.0.0/8, ::1") == 0, "default monitor_allow");
     CHECK(c.body_max == 1048576 && c.params_max == 64, "default limits");
     CHECK(c.session_lifetime_s == 31 * 86400, "default lifetime");
     CHECK(cfg_load_ini(&c, "/nonexistent/x.ini", &d) == TL_ENOTFOUND, "missing file");
@@ -171,6 +175,21 @@ static void test_precedence(void)
     CHECK(cfg_apply_env(&c2, "HOME", "/root", &d) == TL_ENOTFOUND, "unknown env name");
     unsetenv("MEMCACHIER_SERVERS");
     unsetenv("SECRET_KEY");
+
+    /* an empty templates: the installed folder, absolute, unless the
+     * working directory has templates/ (a checkout) */
+    CHECK(cfg_build(&c2, ini, &d) == TL_OK, "build 3: %s", d.msg);
+    char want[1024];
+    snprintf(want, sizeof want, "%s/templates", paths_datadir());
+    CHECK(c2.templates[0] == '/' && strcmp(c2.templates, want) == 0, "installed templates: %s",
+          c2.templates);
+    CHECK(mkdir("templates", 0755) == 0, "mkdir templates");
+    CHECK(cfg_build(&c2, ini, &d) == TL_OK, "build 4: %s", d.msg);
+    CHECK(strcmp(c2.templates, "templates") == 0, "checkout templates: %s", c2.templates);
+    rmdir("templates");
+    write_file(ini, "[server]\ntemplates = /srv/t\n");
+    CHECK(cfg_build(&c2, ini, &d) == TL_OK && strcmp(c2.templates, "/srv/t") == 0,
+          "an explicit templates is kept: %s", c2.templates);
     if (chdir(cwd) != 0)
         perror("chdir back");
 }
@@ -195,6 +214,14 @@ static void test_validate_and_print(void)
         { "server", "public_origin", "example.com", false },
         { "server", "public_origin", "https://example.com", true },
         { "limits", "body_max", "0", false },
+        { "server", "metrics_path", "/metrics", true },
+        { "server", "metrics_path", "metrics", false },
+        { "server", "metrics_path", "/ping-and-metrics", true },
+        { "server", "monitor_allow", "10.0.0.0/8, 192.168.1.7 fd00::/8", true },
+        { "server", "monitor_allow", "", true },
+        { "server", "monitor_allow", "localhost", false },
+        { "server", "monitor_allow", "10.0.0.0/33", false },
+        { "server", "monitor_allow", "::1/129", false },
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         struct cfg c;
