@@ -305,7 +305,7 @@ static void test_auth_failures(void)
         }
         char buf[256];
         t_mock_cmd(&m, cases[i].fault, buf, sizeof buf);
-        truncate(log_path, 0);
+        CHECK(truncate(log_path, 0) == 0, "truncate %s", log_path);
         struct cache *cc = t_client(&m, cases[i].pass, 500, 1, 2);
         struct arena *a = arena_new(0);
         struct str v;
@@ -383,7 +383,7 @@ static void test_hang(void)
         failures++;
         return;
     }
-    truncate(log_path, 0);
+    CHECK(truncate(log_path, 0) == 0, "truncate %s", log_path);
     struct cache *cc = t_client(&m, "mcpass", 300, 1, 2);
     struct arena *a = arena_new(0);
     struct str v;
