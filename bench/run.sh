@@ -256,7 +256,7 @@ counters() { # curl args...
 seed_db() { # FILE N: schema by `tasklist db upgrade`, then N tasks
   local f=$1 n=$2
   rm -f "$f" "$f"-*
-  (cd "$RUN" && DATABASE_URL="sqlite:///$f" "$TL" db upgrade) >>"$RUN/logs/db-upgrade.log" 2>&1 || return 1
+  (cd "$RUN" && DATABASE_URL="sqlite:///$f" "$TL" db upgrade --migrations "$ROOT/migrations") >>"$RUN/logs/db-upgrade.log" 2>&1 || return 1
   sqlite3 "$f" "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM s WHERE i<$n)
                 INSERT INTO task(name) SELECT 'Task number ' || i FROM s;" || return 1
 }

@@ -203,7 +203,10 @@ static enum tl_err app_hook_url_for(void *ctx, struct str endpoint, const struct
     return router_url_for(app_worker_of(r)->state->router, endpoint, names, values, n, out);
 }
 
-static struct tpl_value app_hook_flashes(void *ctx)
+/* get_flashed_messages([with_categories]): the session's flashes, then the
+ * ones of this request when there is no session store; with categories,
+ * [category, message] pairs (Flask's tuples). */
+static struct tpl_value app_hook_flashes(void *ctx, bool with_categories)
 {
     struct req *r = ctx;
     struct app_request *ar = app_request_of(r);
@@ -213,12 +216,21 @@ static struct tpl_value app_hook_flashes(void *ctx)
         n = sess_pop_flashes(ar->sess, &cats, &msgs);
     size_t extra = ar ? ar->n_messages : 0;
     struct tpl_value *items = arena_alloc(r->arena, (n + extra + 1) * sizeof *items);
-    if (!items)
+    struct tpl_value *pairs = with_categories ? arena_alloc(r->arena, 2 * (n + extra + 1) * sizeof *pairs)
+                                              : NULL;
+    if (!items || (with_categories && !pairs))
         return tpl_list(NULL, 0);
-    for (size_t i = 0; i < n; i++)
-        items[i] = tpl_str(msgs[i]);
-    for (size_t i = 0; i < extra; i++)
-        items[n + i] = tpl_str(ar->messages[i]);
+    for (size_t i = 0; i < n + extra; i++) {
+        struct str cat = i < n ? cats[i] : ar->categories[i - n];
+        struct str msg = i < n ? msgs[i] : ar->messages[i - n];
+        if (!with_categories) {
+            items[i] = tpl_str(msg);
+            continue;
+        }
+        pairs[2 * i] = tpl_str(cat);
+        pairs[2 * i + 1] = tpl_str(msg);
+        items[i] = tpl_list(&pairs[2 * i], 2);
+    }
     return tpl_list(items, n + extra);
 }
 
@@ -251,19 +263,24 @@ bool app_sessions_usable(const struct req *r)
     return ar && ar->sess && cache_enabled(app_worker_of(r)->cache);
 }
 
-void app_flash(struct req *r, struct str msg)
+void app_flash(struct req *r, struct str category, struct str msg)
 {
     struct app_request *ar = app_request_of(r);
     if (app_sessions_usable(r)) {
-        sess_flash(ar->sess, STR("message"), msg);
+        sess_flash(ar->sess, category, msg);
         return;
     }
-    struct str *m = arena_realloc(r->arena, ar->messages, ar->n_messages * sizeof *m,
-                                  (ar->n_messages + 1) * sizeof *m);
-    if (!m)
+    size_t n = ar->n_messages;
+    struct str *m = arena_realloc(r->arena, ar->messages, n * sizeof *m, (n + 1) * sizeof *m);
+    struct str *c = m ? arena_realloc(r->arena, ar->categories, n * sizeof *c, (n + 1) * sizeof *c)
+                      : NULL;
+    if (!m || !c)
         return;
-    m[ar->n_messages++] = msg;
+    m[n] = msg;
+    c[n] = category;
     ar->messages = m;
+    ar->categories = c;
+    ar->n_messages = n + 1;
 }
 
 const char *app_task_name_problem(const struct req *r, struct str name)

@@ -39,6 +39,7 @@ struct app_worker {
 struct app_request {
     struct sess *sess;            /* NULL when sessions are off */
     struct str *messages;         /* flashed without a session: shown on this page */
+    struct str *categories;       /* their categories, n_messages of them */
     size_t n_messages;
     /* counters at the start of the request (debug header X-Debug-Counters) */
     uint64_t db_queries_at_start;
@@ -60,8 +61,10 @@ enum tl_err app_render(struct req *r, struct resp *w, const char *name, const st
 
 /* True when a flash can ride on a session to the next page (cache on). */
 bool app_sessions_usable(const struct req *r);
-/* Flash msg: into the session when usable, else onto this request's page. */
-void app_flash(struct req *r, struct str msg);
+/* Flash msg with its category ("success", "error": the CSS class alert-<category>,
+ * Flask's flash(message, category)): into the session when usable, else onto
+ * this request's page. */
+void app_flash(struct req *r, struct str category, struct str msg);
 
 /* Validate a task name from a form or JSON: NULL when fine, else the
  * message to show ("Task name is required.", a length message). */

@@ -35,7 +35,7 @@ enum tl_err view_delete(struct req *r, struct resp *w)
     if (e != TL_OK)
         return e;   /* TL_ENOTFOUND -> 404 page, TL_EUNAVAIL -> 503 page */
     app_tasks_changed(r, r->route_id);
-    app_flash(r, STR("Task deleted."));
+    app_flash(r, STR("success"), STR("Task deleted."));
     view_redirect_home(r, w);
     return TL_OK;
 }
@@ -52,7 +52,7 @@ static enum tl_err view_index_post(struct req *r, struct resp *w)
     req_kvs_get(&r->form, STR("name"), &name);
     const char *problem = app_task_name_problem(r, name);
     if (problem) {
-        app_flash(r, str_c(problem));
+        app_flash(r, STR("error"), str_c(problem));
         if (app_sessions_usable(r)) {
             /* Post/redirect/get: the message rides on the session. */
             view_redirect_home(r, w);
@@ -67,7 +67,7 @@ static enum tl_err view_index_post(struct req *r, struct resp *w)
     if (e != TL_OK)
         return e;
     app_tasks_changed(r, 0);
-    app_flash(r, STR("Task added."));
+    app_flash(r, STR("success"), STR("Task added."));
     view_redirect_home(r, w);
     return TL_OK;
 }

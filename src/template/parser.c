@@ -802,6 +802,11 @@ static struct tpl_expr *ps_call(struct tpl_parser *p, struct tpl_expr *callee)
             return fail(p, at, "url_for() takes the endpoint and keyword arguments");
         break;
     case EX_FLASHES:
+        /* Flask's get_flashed_messages(with_categories=False, category_filter=()):
+         * the filter is not supported. */
+        if (e->n_args > 1 || (n_kw == 1 && !str_eq_c(e->kw[0], "with_categories")))
+            return fail(p, at, "get_flashed_messages() takes only with_categories");
+        break;
     case EX_SUPER:
         if (e->n_args)
             return fail(p, at, "%.*s() takes no arguments", STR_FMT(fn));

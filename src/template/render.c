@@ -965,12 +965,19 @@ static enum tl_err eval_call(struct tpl_render *st, const struct tpl_expr *e,
     switch (e->kind) {
     case EX_URL_FOR:
         return eval_url_for(st, e, out);
-    case EX_FLASHES:
+    case EX_FLASHES: {
+        bool with_categories = false;
+        if (e->n_args) {
+            if ((err = eval(st, e->args[0], &v)))
+                return err;
+            with_categories = tpl_truthy(&v);
+        }
         if (st->r.hooks && st->r.hooks->flashed_messages)
-            *out = st->r.hooks->flashed_messages(st->r.hooks->ctx);
+            *out = st->r.hooks->flashed_messages(st->r.hooks->ctx, with_categories);
         else
             *out = tpl_list(NULL, 0);
         return TL_OK;
+    }
     case EX_SUPER:
         return eval_super(st, e, out);
     case EX_RANGE: {

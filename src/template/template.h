@@ -70,8 +70,10 @@ struct tpl_hooks {
      * plain string, escaped on output as Flask's is ("&" -> "&amp;"). */
     enum tl_err (*url_for)(void *ctx, struct str endpoint, const struct tpl_kv *kwargs, size_t n,
                            struct strbuf *out);
-    /* get_flashed_messages(): a TPL_LIST of TPL_STR (empty list when NULL). */
-    struct tpl_value (*flashed_messages)(void *ctx);
+    /* get_flashed_messages(): a TPL_LIST of TPL_STR (empty list when NULL);
+     * with_categories (Flask's get_flashed_messages(with_categories=true)):
+     * a TPL_LIST of two-item lists [category, message]. */
+    struct tpl_value (*flashed_messages)(void *ctx, bool with_categories);
     /* Fragment cache. key is Flask-Caching's: "_template_fragment_cache_" +
      * name + ("_" + vary values joined by "_" when there are any).
      * timeout_s < 0 means the default (None in the template), 0 = never expire.

@@ -7,7 +7,7 @@
 export SECRET_KEY=${SECRET_KEY:-e2e-secret-key-0123456789abcdef}
 app_start() {
   [ -x "$TL_BIN" ] || tl_fail "no tasklist binary at $TL_BIN"
-  "$TL_BIN" db upgrade >"$T/upgrade.log" 2>&1 || tl_fail "db upgrade failed: $(tail -3 "$T/upgrade.log")"
+  "$TL_BIN" db upgrade --migrations "$TL_SRC/migrations" >"$T/upgrade.log" 2>&1 || tl_fail "db upgrade failed: $(tail -3 "$T/upgrade.log")"
   "$TL_BIN" serve --listen "unix:$T/app.sock" --workers "${WORKERS:-2}" --templates "$TL_SRC/templates" "$@" \
     >"$T/app.log" 2>&1 &
   APP_PID=$!

@@ -45,7 +45,7 @@ out=$("$TL_BIN" serve --workers 2>&1); [ $? = 2 ] || tl_fail "flag without value
 # template reload on SIGHUP; a broken template keeps the old ones
 export DATABASE_URL="sqlite:///$T/db/tasks.sqlite"
 cp -r "$TL_SRC/templates" "$T/tpl"
-"$TL_BIN" db upgrade >/dev/null 2>&1 || tl_fail "db upgrade"
+"$TL_BIN" db upgrade --migrations "$TL_SRC/migrations" >/dev/null 2>&1 || tl_fail "db upgrade"
 "$TL_BIN" serve --listen "unix:$T/app.sock" --workers 2 --templates "$T/tpl" >"$T/app.log" 2>&1 &
 APP_PID=$!; tl_remember $APP_PID
 tl_wait_socket "$T/app.sock" || tl_fail "serve did not start: $(tail -3 "$T/app.log")"
@@ -66,7 +66,7 @@ out=$(timeout 10 "$TL_BIN" serve --listen "unix:$T/app2.sock" --workers 1 --temp
 # privilege drop: started as root with user = nobody, the pool runs as nobody
 if [ "$(id -u)" = 0 ]; then
   mkdir -p "$T/pd"; chmod 777 "$T/pd"
-  DATABASE_URL="sqlite:///$T/pd/tasks.sqlite" "$TL_BIN" db upgrade >/dev/null 2>&1; chmod 666 "$T/pd/tasks.sqlite"
+  DATABASE_URL="sqlite:///$T/pd/tasks.sqlite" "$TL_BIN" db upgrade --migrations "$TL_SRC/migrations" >/dev/null 2>&1; chmod 666 "$T/pd/tasks.sqlite"
   DATABASE_URL="sqlite:///$T/pd/tasks.sqlite" TASKLIST_SERVER_USER=nobody TASKLIST_SERVER_SOCKET_MODE=0666 \
     "$TL_BIN" serve --listen "unix:$T/pd/app.sock" --workers 2 --templates "$TL_SRC/templates" >"$T/pd.log" 2>&1 &
   pd=$!; tl_remember $pd

@@ -24,7 +24,14 @@ c=$(curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{http_code}' -H "Origin: $U" -
 [ "$c" = 303 ] || tl_fail "empty name with sessions answered $c, want 303"
 v=$(awk '$6=="session"{print $7}' "$jar"); [ -n "$v" ] || tl_fail "no session cookie after a flash"
 echo "$v" | grep -Eq '^[0-9a-f]{64}\.[0-9a-f]{64}$' || tl_fail "cookie is not <hex id>.<hex mac>: $v"
-curl -s -c "$jar" -b "$jar" "$U/" | grep -q "Task name is required." || tl_fail "flash not shown after redirect"
+curl -s -c "$jar" -b "$jar" "$U/" >"$T/flashed.html"
+grep -q "Task name is required." "$T/flashed.html" || tl_fail "flash not shown after redirect"
+grep -q '<div class="alert alert-error" role="alert">Task name is required.</div>' "$T/flashed.html" ||
+  tl_fail "the error flash is not styled by its category: $(grep alert "$T/flashed.html")"
+# flash categories ride on the session: an added task flashes in the success style
+curl -s -c "$T/jar2" -b "$T/jar2" -o /dev/null -H "Origin: $U" --data "name=categorised" "$U/"
+curl -s -c "$T/jar2" -b "$T/jar2" "$U/" | grep -q '<div class="alert alert-success" role="alert">Task added.</div>' ||
+  tl_fail "\"Task added.\" is not flashed with the success category"
 curl -s -c "$jar" -b "$jar" "$U/" | grep -q "Task name is required." && tl_fail "flash shown twice"
 h=$(curl -s -D - -o /dev/null "$U/" | tr -d '\r'); echo "$h" | grep -qi '^x-cache: hit' || tl_fail "others are no longer served the cached view"
 curl -s -D - -o /dev/null -H "Origin: $U" --data "name=" "$U/" | tr -d '\r' | grep -i '^set-cookie: session=' |

@@ -18,7 +18,8 @@
 tl_init package
 [ "$(id -u)" = 0 ] || tl_skip_or_fail "needs root (installs the package)"
 tl_need dpkg-buildpackage lintian apt-get nginx curl python3 setpriv man git
-python3 -c 'import prometheus_client' 2>/dev/null || tl_skip_or_fail "python3-prometheus-client not installed"
+PY=/usr/bin/python3   # Debian's, with python3-prometheus-client (not a python3 earlier on PATH)
+"$PY" -c 'import prometheus_client' 2>/dev/null || tl_skip_or_fail "python3-prometheus-client not installed"
 pkg_state() { dpkg-query -W -f='${db:Status-Abbrev}' tasklist 2>/dev/null | cut -c1-2; }
 case $(pkg_state) in ""|un|pn) ;; *) tl_fail "a tasklist package is already installed (state $(pkg_state)): not touching it";; esac
 apt() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 "$@"; }
@@ -119,7 +120,7 @@ http {
 }
 NGX
 ln -s /etc/nginx/fastcgi_params "$N/conf/fastcgi_params"
-chown -R www-data "$N/tmp"
+chmod 755 "$T"; chown -R www-data "$N/tmp"   # nginx workers (www-data) buffer bodies there
 nginx -p "$N" -c conf/nginx.conf -g 'daemon off;' >"$N/logs/stdout" 2>&1 &
 tl_remember $!
 tl_wait_tcp "$PORT" || tl_fail "nginx with the packaged site does not answer: $(tail -3 "$N/logs/error.log")"
@@ -133,7 +134,7 @@ for p in /static/style.css /favicon.ico; do
 done
 for _ in $(seq 5); do curl -s -o /dev/null "$U/"; done
 curl -s "$U/metrics" >"$T/m2.txt"
-python3 - "$T/m1.txt" "$T/m2.txt" <<'PY' || tl_fail "/metrics (above)"
+"$PY" - "$T/m1.txt" "$T/m2.txt" <<'PY' || tl_fail "/metrics (above)"
 import sys
 from prometheus_client.parser import text_string_to_metric_families as parse
 def samples(p):

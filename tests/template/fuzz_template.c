@@ -34,13 +34,20 @@ static enum tl_err fz_url_for(void *ctx, struct str endpoint, const struct tpl_k
     return TL_OK;
 }
 
-static struct tpl_value fz_flashes(void *ctx)
+static struct tpl_value fz_flashes(void *ctx, bool with_categories)
 {
-    static struct tpl_value msgs[2];
+    static struct tpl_value msgs[2], pairs[2][2], with[2];
     (void)ctx;
     msgs[0] = tpl_str(STR("saved"));
     msgs[1] = tpl_str(STR("<b>bold</b> & co"));
-    return tpl_list(msgs, 2);
+    if (!with_categories)
+        return tpl_list(msgs, 2);
+    for (size_t i = 0; i < 2; i++) {
+        pairs[i][0] = tpl_str(i ? STR("error") : STR("success"));
+        pairs[i][1] = msgs[i];
+        with[i] = tpl_list(pairs[i], 2);
+    }
+    return tpl_list(with, 2);
 }
 
 static enum tl_err fz_get_multi(void *ctx, const struct str *keys, size_t n, struct arena *a,

@@ -134,7 +134,10 @@ def run(case):
                              autoescape=autoescape, extensions=[CacheExtension])
     flashes = json.loads(case["flashes"]) if case.get("flashes") else []
     env.globals["url_for"] = url_for
-    env.globals["get_flashed_messages"] = lambda: list(flashes)
+    # strings (category "message", as Flask's flash()) or [category, message] pairs
+    pairs = [tuple(m) if isinstance(m, list) else ("message", m) for m in flashes]
+    env.globals["get_flashed_messages"] = lambda with_categories=False: (
+        list(pairs) if with_categories else [m for _, m in pairs])
     env.frag_store = dict(json.loads(case["cache"])) if case.get("cache") else {}
     ctx = to_value(json.loads(case["context"])) if case.get("context") else {}
     for name in case["order"]:   # compile everything, as tpl_set_from_strings does

@@ -76,9 +76,31 @@ static enum tl_err fake_url_for(void *ctx, struct str endpoint, const struct tpl
     return TL_OK;
 }
 
-static struct tpl_value fake_flashes(void *ctx)
+/* The case's flashes: strings (category "message", as Flask's flash()) or
+ * [category, message] pairs; jinja_ref.py reads them the same way. */
+static struct tpl_value fake_flashes(void *ctx, bool with_categories)
 {
-    return ((struct fake *)ctx)->flashes;
+    struct fake *f = ctx;
+    size_t n = f->flashes.type == TPL_LIST ? f->flashes.u.list.n : 0;
+    struct tpl_value *out = arena_alloc(f->a, (n + 1) * sizeof *out);
+    for (size_t i = 0; out && i < n; i++) {
+        struct tpl_value m = f->flashes.u.list.items[i], cat = tpl_str(STR("message"));
+        if (m.type == TPL_LIST && m.u.list.n == 2) {
+            cat = m.u.list.items[0];
+            m = m.u.list.items[1];
+        }
+        if (with_categories) {
+            struct tpl_value *pair = arena_alloc(f->a, 2 * sizeof *pair);
+            if (!pair)
+                return tpl_list(NULL, 0);
+            pair[0] = cat;
+            pair[1] = m;
+            out[i] = tpl_list(pair, 2);
+        } else {
+            out[i] = m;
+        }
+    }
+    return out ? tpl_list(out, n) : tpl_list(NULL, 0);
 }
 
 static enum tl_err fake_get_multi(void *ctx, const struct str *keys, size_t n, struct arena *a,
