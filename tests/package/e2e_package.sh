@@ -40,7 +40,13 @@ t0=$(date +%s)
 
 # ---- 1. build, lintian ----
 mkdir -p "$T/b/src"
-(cd "$TL_SRC" && git ls-files -co --exclude-standard -z | xargs -0 tar cf - --no-recursion 2>/dev/null) | tar xf - -C "$T/b/src"
+# the working tree as it is (committed or not), without build folders
+if git -C "$TL_SRC" rev-parse --git-dir >/dev/null 2>&1; then
+  (cd "$TL_SRC" && git ls-files -co --exclude-standard -z | xargs -0 tar cf - --no-recursion) | tar xf - -C "$T/b/src"
+else
+  tar cf - -C "$TL_SRC" --exclude='./build*' --exclude='./obj-*' --exclude=./.git . | tar xf - -C "$T/b/src"
+fi
+[ -f "$T/b/src/debian/control" ] || tl_fail "could not copy the source tree"
 (cd "$T/b/src" && dpkg-checkbuilddeps) >"$T/builddeps.log" 2>&1 || tl_skip_or_fail "Build-Depends missing: $(cat "$T/builddeps.log")"
 (cd "$T/b/src" && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b) >"$T/build.log" 2>&1 ||
   tl_fail "dpkg-buildpackage failed: $(tail -15 "$T/build.log")"
