@@ -172,12 +172,15 @@ c=$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.2 "http://127.0.0
 curl -s -o /dev/null -H "Origin: $U" --data-urlencode "name=survives the upgrade" "$U/"
 svc_stop
 mkdir "$T/up" && dpkg-deb -R "$DEB" "$T/up/x"
-printf 'CREATE TABLE upgrade_probe (id INTEGER);\n' >"$T/up/x/usr/share/tasklist/migrations/9000_upgrade_probe.up.sql"
-printf 'DROP TABLE upgrade_probe;\n' >"$T/up/x/usr/share/tasklist/migrations/9000_upgrade_probe.down.sql"
+# the next migration after the packaged ones (versions run without gaps)
+last=$(ls "$T/up/x/usr/share/tasklist/migrations" | sed -n 's/^\([0-9]*\)_.*/\1/p' | sort -n | tail -1)
+next=$((10#$last + 1))
+printf 'CREATE TABLE upgrade_probe (id INTEGER);\n' >"$T/up/x/usr/share/tasklist/migrations/$(printf %04d "$next")_upgrade_probe.up.sql"
+printf 'DROP TABLE upgrade_probe;\n' >"$T/up/x/usr/share/tasklist/migrations/$(printf %04d "$next")_upgrade_probe.down.sql"
 sed -i 's/^Version: \(.*\)$/Version: \1+upgrade1/' "$T/up/x/DEBIAN/control"
 dpkg-deb -b --root-owner-group "$T/up/x" "$T/up/tasklist_upgrade.deb" >/dev/null || tl_fail "repacking the upgrade failed"
 apt install -y "$T/up/tasklist_upgrade.deb" >"$T/upgrade.log" 2>&1 || tl_fail "upgrade: $(tail -5 "$T/upgrade.log")"
-as_unit /usr/bin/tasklist db current --config /etc/tasklist/tasklist.ini 2>&1 | grep -q "^9000 (latest)" ||
+as_unit /usr/bin/tasklist db current --config /etc/tasklist/tasklist.ini 2>&1 | grep -q "^$next (latest)" ||
   tl_fail "the upgrade did not run the new migration: $(as_unit /usr/bin/tasklist db current --config /etc/tasklist/tasklist.ini 2>&1)"
 [ "$(grep SECRET_KEY /etc/tasklist/env)" = "$key1" ] || tl_fail "the upgrade replaced the secret key"
 svc_start
