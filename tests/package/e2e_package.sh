@@ -93,7 +93,13 @@ svc_start() {
   SVC=$!
   tl_wait_socket /run/tasklist/tasklist.sock || tl_fail "the service does not listen on /run/tasklist/tasklist.sock: $(tail -3 "$T/service.log")"
 }
-svc_stop() { kill -TERM "$SVC" 2>/dev/null; for _ in $(seq 100); do kill -0 "$SVC" 2>/dev/null || break; sleep 0.1; done; SVC=""; }
+svc_stop() { # TERM, as systemctl stop; the master waits for its workers; then reap it (no zombie left)
+  kill -TERM "$SVC" 2>/dev/null
+  for _ in $(seq 200); do [ "$(awk '{print $3}' "/proc/$SVC/stat" 2>/dev/null)" = Z ] || [ ! -e "/proc/$SVC" ] && break; sleep 0.1; done
+  kill -KILL "$SVC" 2>/dev/null; wait "$SVC" 2>/dev/null
+  for _ in $(seq 50); do pgrep -u tasklist >/dev/null || break; sleep 0.1; done
+  SVC=""
+}
 svc_start
 [ "$(stat -c %G:%a /run/tasklist/tasklist.sock)" = www-data:660 ] || tl_fail "socket is $(stat -c %G:%a /run/tasklist/tasklist.sock), want www-data:660"
 ps -o user= -p "$(pgrep -P "$SVC" | head -1)" | grep -qx tasklist || tl_fail "the workers do not run as tasklist"
@@ -194,6 +200,6 @@ left=""
 for p in /etc/tasklist /var/lib/tasklist /usr/bin/tasklist /usr/share/tasklist /etc/nginx/sites-available/tasklist; do [ -e "$p" ] && left+="$p "; done
 while IFS= read -r f; do [ ! -d "$f" ] && [ -e "$f" ] && left+="$f "; done <"$T/files"
 [ -L /etc/nginx/sites-enabled/tasklist ] && left+="/etc/nginx/sites-enabled/tasklist (dangling link) "
-pgrep -u tasklist >/dev/null && left+="processes of tasklist "
+pgrep -u tasklist >/dev/null && left+="processes of tasklist ($(pgrep -a -u tasklist | head -3 | tr '\n' ';')) "
 [ -z "$left" ] || tl_fail "purge left behind: $left"
 echo "package: built, lintian-clean, installed, served the story as the unit runs it, metrics move, upgrade kept data and migrated, purge left nothing ($(( $(date +%s) - t0 )) s)"
