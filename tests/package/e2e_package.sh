@@ -27,6 +27,10 @@ had_user=0; getent passwd tasklist >/dev/null && had_user=1
 SVC=""
 pkg_cleanup() {
   [ -n "$SVC" ] && svc_stop
+  # a user this test created runs nothing but what this test started
+  if [ "$had_user" = 0 ] && getent passwd tasklist >/dev/null; then
+    for p in $(pgrep -u tasklist); do kill -KILL "$p" 2>/dev/null; done
+  fi
   case $(pkg_state) in ""|un|pn) ;; *) apt purge -y tasklist >>"$T/cleanup.log" 2>&1;; esac
   [ "$had_user" = 0 ] && getent passwd tasklist >/dev/null && userdel tasklist >>"$T/cleanup.log" 2>&1
   [ "$had_user" = 0 ] && getent group tasklist >/dev/null && groupdel tasklist >>"$T/cleanup.log" 2>&1
@@ -81,15 +85,16 @@ for g in $(ukey SupplementaryGroups); do groups+=,$(getent group "$g" | cut -d: 
 svc_env=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin USER=tasklist LOGNAME=tasklist HOME=/var/lib/tasklist)
 envfile=$(ukey EnvironmentFile); envfile=${envfile#-}
 [ -f "$envfile" ] && while IFS= read -r l; do case $l in ''|\#*) ;; *=*) svc_env+=("$l");; esac; done <"$envfile"
-as_unit() { # runs CMD... as the unit does: its user, groups, no new privileges, its directory, its environment
-  (cd "$(ukey WorkingDirectory)" && exec env -i "${svc_env[@]}" setpriv --reuid="$uid" --regid="$(id -g tasklist)" \
-    --groups="$groups" --no-new-privs "$@")
+as_unit() { # execs CMD... as the unit does: its user, groups, no new privileges, its directory, its
+  # environment. Call it in a subshell: ( as_unit ... ) & leaves $! = the command's own pid.
+  cd "$(ukey WorkingDirectory)" && exec env -i "${svc_env[@]}" setpriv --reuid="$uid" --regid="$(id -g tasklist)" \
+    --groups="$groups" --no-new-privs "$@"
 }
 svc_start() {
   install -d -o tasklist -g tasklist -m "$(ukey RuntimeDirectoryMode)" "/run/$(ukey RuntimeDirectory)"
   chmod "$(ukey StateDirectoryMode)" "/var/lib/$(ukey StateDirectory)"
-  read -r -a pre <<<"$(ukey ExecStartPre)"; as_unit "${pre[@]}" >>"$T/service.log" 2>&1 || tl_fail "ExecStartPre: $(tail -3 "$T/service.log")"
-  read -r -a start <<<"$(ukey ExecStart)"; as_unit "${start[@]}" >>"$T/service.log" 2>&1 &
+  read -r -a pre <<<"$(ukey ExecStartPre)"; (as_unit "${pre[@]}") >>"$T/service.log" 2>&1 || tl_fail "ExecStartPre: $(tail -3 "$T/service.log")"
+  read -r -a start <<<"$(ukey ExecStart)"; (as_unit "${start[@]}") >>"$T/service.log" 2>&1 &
   SVC=$!
   tl_wait_socket /run/tasklist/tasklist.sock || tl_fail "the service does not listen on /run/tasklist/tasklist.sock: $(tail -3 "$T/service.log")"
 }
@@ -100,7 +105,9 @@ svc_stop() { # TERM, as systemctl stop; the master waits for its workers; then r
   for _ in $(seq 50); do pgrep -u tasklist >/dev/null || break; sleep 0.1; done
   SVC=""
 }
+[ -S /run/tasklist/tasklist.sock ] && tl_fail "something already serves /run/tasklist/tasklist.sock"
 svc_start
+[ "$(readlink "/proc/$SVC/exe")" = /usr/bin/tasklist ] || tl_fail "the service's pid $SVC is not /usr/bin/tasklist"
 [ "$(stat -c %G:%a /run/tasklist/tasklist.sock)" = www-data:660 ] || tl_fail "socket is $(stat -c %G:%a /run/tasklist/tasklist.sock), want www-data:660"
 ps -o user= -p "$(pgrep -P "$SVC" | head -1)" | grep -qx tasklist || tl_fail "the workers do not run as tasklist"
 
@@ -186,8 +193,8 @@ printf 'DROP TABLE upgrade_probe;\n' >"$T/up/x/usr/share/tasklist/migrations/$(p
 sed -i 's/^Version: \(.*\)$/Version: \1+upgrade1/' "$T/up/x/DEBIAN/control"
 dpkg-deb -b --root-owner-group "$T/up/x" "$T/up/tasklist_upgrade.deb" >/dev/null || tl_fail "repacking the upgrade failed"
 apt install -y "$T/up/tasklist_upgrade.deb" >"$T/upgrade.log" 2>&1 || tl_fail "upgrade: $(tail -5 "$T/upgrade.log")"
-as_unit /usr/bin/tasklist db current --config /etc/tasklist/tasklist.ini 2>&1 | grep -q "^$next (latest)" ||
-  tl_fail "the upgrade did not run the new migration: $(as_unit /usr/bin/tasklist db current --config /etc/tasklist/tasklist.ini 2>&1)"
+cur=$( (as_unit /usr/bin/tasklist db current --config /etc/tasklist/tasklist.ini) 2>&1)
+echo "$cur" | grep -q "^$next (latest)" || tl_fail "the upgrade did not run the new migration: $cur"
 [ "$(grep SECRET_KEY /etc/tasklist/env)" = "$key1" ] || tl_fail "the upgrade replaced the secret key"
 svc_start
 curl -s "$U/" | grep -q "survives the upgrade" || tl_fail "a task did not survive the upgrade"
