@@ -53,7 +53,9 @@ static struct srv_metrics_route *srv_metrics_route(struct srv_metrics_board *m, 
 static bool srv_metrics_named_before(const struct srv_metrics_board *m, unsigned i,
                                      const char *name);
 static unsigned srv_metrics_status_index(int status);
+static void srv_metrics_render_routes(const struct srv_metrics_board *m, struct strbuf *out);
 static void srv_metrics_render_pool(const struct srv_board *b, struct strbuf *out);
+static void srv_metrics_render_workers(const struct srv_board *b, struct strbuf *out);
 static void srv_metrics_app(struct srv_worker *w);
 static void srv_metrics_add(uint64_t *counter, uint64_t n);
 static uint64_t srv_metrics_get(const uint64_t *counter);
@@ -89,30 +91,7 @@ void srv_metrics_record(struct srv_worker *w, const struct req *r, int status)
 void srv_metrics_render(const struct srv_board *b, struct strbuf *out)
 {
     const struct srv_metrics_board *m = &b->metrics;
-    srv_metrics_head(out, "tasklist_http_requests_total", "counter",
-                     "Requests answered, by route (endpoint name) and status.");
-    unsigned n_routes = __atomic_load_n(&m->n_routes, __ATOMIC_ACQUIRE);
-    for (unsigned i = 0; i < n_routes && i < SRV_METRICS_ROUTES; i++) {
-        const struct srv_metrics_route *rt = &m->routes[i];
-        if (!__atomic_load_n(&rt->is_named, __ATOMIC_ACQUIRE) ||
-            srv_metrics_named_before(m, i, rt->name))
-            continue;
-        for (unsigned s = 0; s < SRV_METRICS_STATUSES; s++) {
-            uint64_t n = 0;
-            for (unsigned k = i; k < n_routes && k < SRV_METRICS_ROUTES; k++)
-                if (__atomic_load_n(&m->routes[k].is_named, __ATOMIC_ACQUIRE) &&
-                    strcmp(m->routes[k].name, rt->name) == 0)
-                    n += srv_metrics_get(&m->routes[k].count[s]);
-            if (!n)
-                continue;
-            strbuf_puts(out, "tasklist_http_requests_total{route=");
-            srv_metrics_label_value(out, rt->name);
-            if (s == SRV_METRICS_OTHER)
-                strbuf_printf(out, ",status=\"other\"} %" PRIu64 "\n", n);
-            else
-                strbuf_printf(out, ",status=\"%d\"} %" PRIu64 "\n", srv_metrics_statuses[s], n);
-        }
-    }
+    srv_metrics_render_routes(m, out);
     srv_metrics_head(out, "tasklist_http_request_duration_seconds", "histogram",
                      "Time from accepting a request to having answered it.");
     uint64_t cum = 0;
@@ -139,7 +118,37 @@ bool srv_metrics_allowed(const struct cfg *c, const struct req *r)
 
 /* ---- helpers ---- */
 
-/* Cache tiers, database, workers: the part that does not depend on routes. */
+/* Requests by route and status: one series per name (rows claimed twice
+ * for one name are summed), cells that never counted are left out. */
+static void srv_metrics_render_routes(const struct srv_metrics_board *m, struct strbuf *out)
+{
+    srv_metrics_head(out, "tasklist_http_requests_total", "counter",
+                     "Requests answered, by route (endpoint name) and status.");
+    unsigned n_routes = __atomic_load_n(&m->n_routes, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < n_routes && i < SRV_METRICS_ROUTES; i++) {
+        const struct srv_metrics_route *rt = &m->routes[i];
+        if (!__atomic_load_n(&rt->is_named, __ATOMIC_ACQUIRE) ||
+            srv_metrics_named_before(m, i, rt->name))
+            continue;
+        for (unsigned s = 0; s < SRV_METRICS_STATUSES; s++) {
+            uint64_t n = 0;
+            for (unsigned k = i; k < n_routes && k < SRV_METRICS_ROUTES; k++)
+                if (__atomic_load_n(&m->routes[k].is_named, __ATOMIC_ACQUIRE) &&
+                    strcmp(m->routes[k].name, rt->name) == 0)
+                    n += srv_metrics_get(&m->routes[k].count[s]);
+            if (!n)
+                continue;
+            strbuf_puts(out, "tasklist_http_requests_total{route=");
+            srv_metrics_label_value(out, rt->name);
+            if (s == SRV_METRICS_OTHER)
+                strbuf_printf(out, ",status=\"other\"} %" PRIu64 "\n", n);
+            else
+                strbuf_printf(out, ",status=\"%d\"} %" PRIu64 "\n", srv_metrics_statuses[s], n);
+        }
+    }
+}
+
+/* The cache tiers' counters, then the workers'. */
 static void srv_metrics_render_pool(const struct srv_board *b, struct strbuf *out)
 {
     const struct srv_metrics_board *m = &b->metrics;
@@ -158,6 +167,14 @@ static void srv_metrics_render_pool(const struct srv_board *b, struct strbuf *ou
             strbuf_printf(out, "%s{tier=\"%s\"} %" PRIu64 "\n", per_tier[k].name,
                           srv_metrics_tiers[t], srv_metrics_get(&v[t]));
     }
+    srv_metrics_render_workers(b, out);
+}
+
+/* What is read from the slots (breakers, busy and idle workers), the
+ * database and the workers' lifecycle counters. */
+static void srv_metrics_render_workers(const struct srv_board *b, struct strbuf *out)
+{
+    const struct srv_metrics_board *m = &b->metrics;
     unsigned open[SRV_CACHE_TIER__MAX] = { 0 }, busy = 0, idle = 0;
     for (unsigned i = 0; i < b->n_slots; i++) {
         const struct srv_slot *s = &b->slots[i];
