@@ -10,6 +10,7 @@ tl_init server-supervise
 tl_need nginx curl python3
 SOCK=$T/app.sock
 srv_start app --set "server.listen=unix:$SOCK" --set server.workers=2 --set server.status_path=/status \
+  --set server.metrics_path=/metrics \
   --set server.request_timeout_s=1 --set server.max_requests=25 --set server.slow_request_ms=200
 tl_wait_socket "$SOCK" || tl_fail "pool does not listen: $(cat "$T/app.log")"
 tl_start_nginx "$SOCK"
@@ -45,6 +46,7 @@ python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 3.5 else 1)" "$took" 
 grep -q "request_timeout_s = 1); killing it" "$T/app.log" || tl_fail "timeout kill not logged"
 wait_workers 2
 check "after the timeout" 200 "$U/"
+curl -s "$U/metrics" | grep -qx "tasklist_workers_killed_total 1" || tl_fail "/metrics does not count the killed worker"
 
 # 3. slow request log: method, path, duration
 check "slow request" 200 "$U/sleep?ms=300"
@@ -59,6 +61,8 @@ for p in $pids1; do
   case " $pids2 " in *" $p "*) tl_fail "worker $p not recycled after 80 requests: $pids1 -> $pids2";; esac
 done
 grep -q "max_requests); recycling" "$T/app.log" || tl_fail "recycling not logged"
+n=$(curl -s "$U/metrics" | sed -n 's/^tasklist_workers_recycled_total //p')
+[ "${n:-0}" -ge 2 ] || tl_fail "/metrics counts ${n:-no} recycled workers, want >= 2"
 
 # 5. USR1 reopens the log file
 mv "$T/app.log" "$T/app.log.1"
