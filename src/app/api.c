@@ -41,10 +41,11 @@ enum tl_err api_tasks(struct req *r, struct resp *w)
         if (problem || !str_is_valid_utf8(name))
             return api_error(r, w, 400, problem ? problem : "Task name must be UTF-8 text.");
         long long id;
+        uint64_t before = app_tasks_will_change(r);
         enum tl_err e = task_create(app_worker_of(r)->db, name, &id);
         if (e != TL_OK)
             return api_failure(r, w, e);
-        app_tasks_changed(r, 0);
+        app_tasks_changed(r, before);
         char *loc = arena_printf(r->arena, "/api/tasks/%lld", id);
         resp_header(w, "Location", str_c(loc));
         return api_send(r, w, 201, api_task_json(id, name));
@@ -63,10 +64,11 @@ enum tl_err api_task(struct req *r, struct resp *w)
 {
     struct app_worker *aw = app_worker_of(r);
     if (r->method == HTTP_DELETE) {
+        uint64_t before = app_tasks_will_change(r);
         enum tl_err e = task_delete(aw->db, r->route_id);
         if (e != TL_OK)
             return api_failure(r, w, e);
-        app_tasks_changed(r, r->route_id);
+        app_tasks_changed(r, before);
         w->status = 204;
         w->content_type = "application/json";
         return TL_OK;

@@ -63,6 +63,13 @@ static const struct router *app_router_of(void *state)
     return ((struct app_state *)state)->router;
 }
 
+/* The cache layer's version source: one primary-key read on this worker's
+ * connection (cache_bind). */
+static enum tl_err app_data_version(void *db, uint64_t *out)
+{
+    return task_data_version(db, out);
+}
+
 static void *app_worker_init(const struct cfg *c, void *state)
 {
     struct app_worker *aw = calloc(1, sizeof *aw);
@@ -83,7 +90,7 @@ static void *app_worker_init(const struct cfg *c, void *state)
         free(aw);
         return NULL;
     }
-    cache_bind(aw->cache, c->cache_default_timeout_s);
+    cache_bind(aw->cache, c->cache_default_timeout_s, app_data_version, aw->db);
     cache_honor_no_cache(c->debug);
     if (cache_enabled(aw->cache))
         aw->sessions = sess_store_new(c, aw->cache);
@@ -96,7 +103,7 @@ static void app_worker_fini(void *ctx)
     if (!aw)
         return;
     sess_store_free(aw->sessions);
-    cache_bind(NULL, 0);
+    cache_bind(NULL, 0, NULL, NULL);
     cache_free(aw->cache);
     db_close(aw->db);
     free(aw);

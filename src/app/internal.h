@@ -67,10 +67,14 @@ void app_flash(struct req *r, struct str msg);
  * message to show ("Task name is required.", a length message). */
 const char *app_task_name_problem(const struct req *r, struct str name);
 
-/* The memoized query (MEMOIZE in task_cache.c) and the invalidation every
- * write runs after its commit. deleted_id > 0 also drops that task's fragment. */
+/* The memoized query (MEMOIZE in task_cache.c), keyed by the data version. */
 enum tl_err app_all_tasks(struct req *r, struct task_list *out);
-void app_tasks_changed(struct req *r, long long deleted_id);
+/* Around every write: app_tasks_will_change reads the data version before
+ * it (0 when the cache is off or the read failed), app_tasks_changed deletes
+ * the view and the memoized list of that version after the commit — the
+ * tutorial's explicit invalidation, which now only frees memory early. */
+uint64_t app_tasks_will_change(struct req *r);
+void app_tasks_changed(struct req *r, uint64_t version_before);
 
 /* Route handlers. */
 enum tl_err view_index(struct req *r, struct resp *w);

@@ -2,7 +2,9 @@
  * app/views.c - the task_list blueprint: GET|POST / and POST /<int:id>/delete.
  * Owns: the HTML views. GET / is a cached view (X-Cache, ETag) over the
  *   memoized query, rendered with per-task fragments (Russian doll); POST
- *   validates, writes, invalidates after the commit and redirects (303).
+ *   validates, writes, frees the entries of the version it replaced and
+ *   redirects (303). Correctness never rests on those deletes: every cached
+ *   thing is keyed by the data version (src/cache/cached.h).
  * Context: worker only.
  */
 #include "../cache/cached.h"
@@ -31,10 +33,11 @@ enum tl_err view_index(struct req *r, struct resp *w)
 
 enum tl_err view_delete(struct req *r, struct resp *w)
 {
+    uint64_t before = app_tasks_will_change(r);
     enum tl_err e = task_delete(app_worker_of(r)->db, r->route_id);
     if (e != TL_OK)
         return e;   /* TL_ENOTFOUND -> 404 page, TL_EUNAVAIL -> 503 page */
-    app_tasks_changed(r, r->route_id);
+    app_tasks_changed(r, before);
     app_flash(r, STR("Task deleted."));
     view_redirect_home(r, w);
     return TL_OK;
@@ -63,10 +66,11 @@ static enum tl_err view_index_post(struct req *r, struct resp *w)
         return view_render_index(r, w);
     }
     long long id;
+    uint64_t before = app_tasks_will_change(r);
     enum tl_err e = task_create(app_worker_of(r)->db, name, &id);
     if (e != TL_OK)
         return e;
-    app_tasks_changed(r, 0);
+    app_tasks_changed(r, before);
     app_flash(r, STR("Task added."));
     view_redirect_home(r, w);
     return TL_OK;
@@ -79,13 +83,15 @@ static enum tl_err view_render_index(struct req *r, struct resp *w)
     if (e != TL_OK)
         return e;
     struct tpl_value *rows = arena_alloc(r->arena, (tl.n ? tl.n : 1) * sizeof *rows);
-    struct tpl_kv *kvs = arena_alloc(r->arena, (tl.n ? tl.n : 1) * 2 * sizeof *kvs);
+    struct tpl_kv *kvs = arena_alloc(r->arena, (tl.n ? tl.n : 1) * 3 * sizeof *kvs);
     if (!rows || !kvs)
         return TL_ENOMEM;
     for (size_t i = 0; i < tl.n; i++) {
-        kvs[2 * i] = (struct tpl_kv){ STR("id"), tpl_int(tl.items[i].id) };
-        kvs[2 * i + 1] = (struct tpl_kv){ STR("name"), tpl_str(tl.items[i].name) };
-        rows[i] = tpl_map(&kvs[2 * i], 2);
+        kvs[3 * i] = (struct tpl_kv){ STR("id"), tpl_int(tl.items[i].id) };
+        kvs[3 * i + 1] = (struct tpl_kv){ STR("name"), tpl_str(tl.items[i].name) };
+        /* the row's version: its fragment's key (templates/task_list/index.html) */
+        kvs[3 * i + 2] = (struct tpl_kv){ STR("rev"), tpl_int((long long)tl.items[i].rev) };
+        rows[i] = tpl_map(&kvs[3 * i], 3);
     }
     struct tpl_kv top[] = { { STR("tasks"), tpl_list(rows, tl.n) } };
     struct tpl_value vars = tpl_map(top, 1);
