@@ -88,7 +88,8 @@ static bool task_codec_number(const char **p, const char *lim, char end, unsigne
             return false;
         s++;
     }
-    if (!digits || s >= lim || *s != end)
+    /* canonical only ("07" is refused): what decodes re-encodes to the same bytes */
+    if (!digits || s >= lim || *s != end || (digits > 1 && **p == '0'))
         return false;
     *out = v;
     *p = s + 1;

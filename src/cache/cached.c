@@ -506,7 +506,8 @@ static unsigned cached_ttl(int timeout_s)
 
 static bool cached_parse_u64(struct str s, uint64_t *out)
 {
-    if (s.len == 0 || s.len > 20)
+    /* canonical only: no leading zero (an entry decodes to one meaning) */
+    if (s.len == 0 || s.len > 20 || (s.len > 1 && s.p[0] == '0'))
         return false;
     uint64_t v = 0;
     for (size_t i = 0; i < s.len; i++) {

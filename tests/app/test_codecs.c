@@ -50,6 +50,7 @@ static void test_view_forged(struct arena *a)
         { "overflow", "V2 99999999999999999999999 200 0 0 0 0\n" },
         { "spaces", "V2  1 200 0 0 0 0\n" },
         { "plus sign", "V2 +1 200 0 0 0 0\n" },
+        { "leading zero", "V2 01 200 0 0 0 0\n" },
         { "huge lengths", "V2 1 200 0 0 0 18446744073709551615\n" },
         /* 4 + (2^64 - 1) wraps to 3 = what is left: the sum check alone passed it */
         { "lengths that wrap around", "V2 1 200 4 0 0 18446744073709551615\nabc" },
@@ -91,7 +92,8 @@ static void test_task_list_codec(struct arena *a)
         "T2 1\n1 9 3\nabcd\n", "T2 1\n0 9 1\na\n", "T2 1\n-1 9 1\na\n", "T2 1\n1 -9 1\na\n",
         "T2 1\n1 1\na\n", "T2 1\n1 9 1\n\xff\n", "T2 2\n1 9 1\na\n", "T2 0\nextra",
         "T2 1\n1 9 2\na\n", "T2 99999999\n", "T2 1\n1 9 99999999999999999999\na\n",
-        "T2 1\n1 99999999999999999999 1\na\n", "T2 1\n1 9 1\na\nT", "T2 1\n1 9 1\na\x00",
+        "T2 1\n1 99999999999999999999 1\na\n", "T2 1\n07 9 1\na\n", "T2 01\n1 9 1\na\n",
+        "T2 1\n1 9 1\na\nT", "T2 1\n1 9 1\na\x00",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         struct str v = str_c(bad[i]);
