@@ -15,6 +15,9 @@
 # Environment: W (workers, 4), N (tasks; a list runs the table for each: N="20 1000"; default 20),
 #   DURATION (seconds per wrk run, 5), REPEAT (3), WARMUP (seconds, 1), CONNS (64), THREADS (2),
 #   TL_BIN (use this tasklist binary instead of building), ROWS (subset, e.g. ROWS="1 2 2b 3"),
+#   TL_BIN_BASE (a tasklist binary of another commit, e.g. the one before a change: adds row 3base,
+#   row 3 served by that binary with its own migrations, interleaved with the others; its build must
+#   still exist, since its migrations folder is the one compiled into it),
 #   PROFILE=1 (perf record -a during each measured run; PROFILE=dwarf adds call graphs; reports in
 #   bench/out/profile/; the figures of a profiled run are disturbed by perf: do not publish them).
 # Output: the table on stdout, and bench/out/results.md, results.csv, chart.png (gnuplot).
@@ -186,7 +189,7 @@ pool_stop() {
   POOL_PID=""
   rm -f "$SOCK"
 }
-# pool_start KIND [DB PREFIX CACHE DEBUG]: KIND hello | hello_mc | tasklist
+# pool_start KIND [DB PREFIX CACHE DEBUG [BINARY]]: KIND hello | hello_mc | tasklist
 pool_start() {
   local kind=$1 log=$RUN/logs/pool-$1-${4:-}-${5:-}.log
   pool_stop
@@ -196,7 +199,7 @@ pool_start() {
     hello_mc) MC_PORT=$MC_PORT MC_USER=$MC_USER MC_PASS=$MC_PASS \
         "$RUN/bin/fcgi_hello_mc" --listen "$SOCK" "$W" "$PAGE" >>"$log" 2>&1 & ;;
     tasklist)
-      local db=$2 prefix=$3 cache=$4 debug=$5 mc=()
+      local db=$2 prefix=$3 cache=$4 debug=$5 bin=${6:-$TL} mc=()
       [ "$cache" = on ] && mc=(MEMCACHIER_SERVERS=127.0.0.1:$MC_PORT MEMCACHIER_USERNAME=$MC_USER
                                MEMCACHIER_PASSWORD=$MC_PASS)
       # run from $RUN: no conf/tasklist.ini or .env of the checkout is read, only what is set here
@@ -204,7 +207,7 @@ pool_start() {
         $(env | awk -F= '/^TASKLIST_/{print "-u " $1}') \
         DATABASE_URL="sqlite:///$db" SECRET_KEY="$SECRET" TASKLIST_CACHE_KEY_PREFIX="$prefix" \
         TASKLIST_SERVER_DEBUG="$debug" "${mc[@]}" \
-        "$TL" serve --listen "unix:$SOCK" --workers "$W" --templates "$ROOT/templates") >>"$log" 2>&1 & ;;
+        "$bin" serve --listen "unix:$SOCK" --workers "$W" --templates "${7:-$ROOT/templates}") >>"$log" 2>&1 & ;;
   esac
   POOL_PID=$!; POOL_KIND=$kind; PIDS+=("$POOL_PID")
   wait_unix "$SOCK" || { say "pool $kind did not start: $(tail -3 "$log")"; pool_stop; return 1; }
@@ -253,10 +256,10 @@ counters() { # curl args...
 }
 
 # ---- the page: seeded databases, the rendered page -----------------------------------------------
-seed_db() { # FILE N: schema by `tasklist db upgrade`, then N tasks
-  local f=$1 n=$2
+seed_db() { # FILE N [BINARY]: schema by `tasklist db upgrade`, then N tasks
+  local f=$1 n=$2 bin=${3:-$TL}
   rm -f "$f" "$f"-*
-  (cd "$RUN" && DATABASE_URL="sqlite:///$f" "$TL" db upgrade) >>"$RUN/logs/db-upgrade.log" 2>&1 || return 1
+  (cd "$RUN" && DATABASE_URL="sqlite:///$f" "$bin" db upgrade) >>"$RUN/logs/db-upgrade.log" 2>&1 || return 1
   sqlite3 "$f" "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM s WHERE i<$n)
                 INSERT INTO task(name) SELECT 'Task number ' || i FROM s;" || return 1
 }
@@ -275,7 +278,7 @@ synthetic_page() { # N -> a page shaped like templates/task_list/index.html (whe
 
 declare -A RES MEMV CNT NOTE BYTES ROW_NAMES
 ROW_NAMES=([1]="nginx static copy" [2]="libfcgi hello (ceiling)" [2b]="libfcgi hello + 1 memcached get"
-  [3]="GET / view cache hit" [4]="GET / caching off (db + render)" [5]="GET / cold, fragments cached"
+  [3]="GET / view cache hit" [3base]="GET / view cache hit, TL_BIN_BASE" [4]="GET / caching off (db + render)" [5]="GET / cold, fragments cached"
   [6]="POST / + 303 redirect" [7]="GET /api/tasks")
 
 # profile_report DATA OUTPREFIX "PIDS": CPU share per process, and the symbols of the row's pool
@@ -295,6 +298,8 @@ measure_n() { # N
   PAGE=$RUN/static/page.html
   local have_tl=0
   if [ -n "$TL" ] && seed_db "$DB" "$n" && seed_db "$DBPOST0" "$n"; then have_tl=1; fi
+  local DBBASE=$RUN/db/base-$n.sqlite have_base=0
+  if [ -n "${TL_BIN_BASE:-}" ] && seed_db "$DBBASE" "$n" "$TL_BIN_BASE"; then have_base=1; fi
   [ -n "$TL" ] && [ $have_tl = 0 ] && say "cannot set up the database (see $RUN/logs/db-upgrade.log)"
 
   # The page: rendered by tasklist itself (caching off, so nothing is stored yet), else synthetic.
@@ -340,6 +345,8 @@ measure_n() { # N
         2) pool_start hello || ok=0 ;;
         2b) pool_start hello_mc || ok=0 ;;
         3) [ $have_tl = 1 ] && pool_start tasklist "$DB" "bench$n:" on false || ok=0 ;;
+        3base) [ $have_base = 1 ] && pool_start tasklist "$DBBASE" "base$n:" on false "$TL_BIN_BASE" \
+                 "${TL_TEMPLATES_BASE:-$ROOT/templates}" || ok=0 ;;
         4) [ $have_tl = 1 ] && pool_start tasklist "$DB" "bench$n:" off false || ok=0 ;;
         5) [ $have_tl = 1 ] && pool_start tasklist "$DB" "bench$n:" on true || ok=0
            args=(-H 'Cache-Control: no-cache') ;;
@@ -360,8 +367,9 @@ measure_n() { # N
         st=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "${args[@]}" "$url")
       fi
       [ "$rep" = 1 ] && NOTE[$n,$row,status]=$st
-      if [ "$row" = 3 ]; then
-        curl -s -o /dev/null -D - "$url" | tr -d '\r' | grep -qi '^x-cache: hit' || NOTE[$n,3,nohit]=1
+      if [ "$row" = 3 ] || [ "$row" = 3base ]; then
+        curl -s -o /dev/null -D - "$url" >/dev/null
+        curl -s -o /dev/null -D - "$url" | tr -d '\r' | grep -qi '^x-cache: hit' || NOTE[$n,$row,nohit]=1
       fi
       BENCH_ORIGIN=$APP_URL warm "${args[@]}" "$url"
       local v
