@@ -250,6 +250,14 @@ void app_flash(struct req *r, struct str msg)
         sess_flash(ar->sess, STR("message"), msg);
         return;
     }
+    app_show_message(r, msg);
+}
+
+void app_show_message(struct req *r, struct str msg)
+{
+    struct app_request *ar = app_request_of(r);
+    if (!ar)
+        return;
     struct str *m = arena_realloc(r->arena, ar->messages, ar->n_messages * sizeof *m,
                                   (ar->n_messages + 1) * sizeof *m);
     if (!m)

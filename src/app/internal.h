@@ -62,13 +62,16 @@ enum tl_err app_render(struct req *r, struct resp *w, const char *name, const st
 bool app_sessions_usable(const struct req *r);
 /* Flash msg: into the session when usable, else onto this request's page. */
 void app_flash(struct req *r, struct str msg);
+/* Show msg on this request's page only (never stored in the session). */
+void app_show_message(struct req *r, struct str msg);
 
 /* Validate a task name from a form or JSON: NULL when fine, else the
  * message to show ("Task name is required.", a length message). */
 const char *app_task_name_problem(const struct req *r, struct str name);
 
-/* The memoized query (MEMOIZE in task_cache.c), keyed by the data version. */
-enum tl_err app_all_tasks(struct req *r, struct task_list *out);
+/* One page of tasks through the memoized query (MEMOIZE in task_cache.c),
+ * keyed by the page and the data version. */
+enum tl_err app_task_page(struct req *r, const struct task_page_query *q, struct task_page *out);
 /* Around every write: app_tasks_will_change reads the data version before
  * it (0 when the cache is off or the read failed), app_tasks_changed deletes
  * the view and the memoized list of that version after the commit — the

@@ -1,8 +1,9 @@
 /*
  * app/task_cache.c - the tutorial's query cache, as a memoized function.
- * Owns: get_all_tasks (MEMOIZE, keyed by the data version), the task list
- *   codec (a plain, validated text format: nothing read from memcached can
- *   execute), and the explicit deletes every write runs after its commit.
+ * Owns: get_task_page (MEMOIZE, keyed by its page and the data version),
+ *   the task list and page codecs (a plain, validated text format: nothing
+ *   read from memcached can execute), and the explicit deletes every write
+ *   runs after its commit.
  * Context: worker only.
  */
 #include <stdint.h>
@@ -17,20 +18,33 @@
 
 static enum tl_err task_list_encode(const void *value, struct strbuf *out);
 static enum tl_err task_list_decode(struct str bytes, struct arena *a, void *value);
+static enum tl_err task_page_encode(const void *value, struct strbuf *out);
+static enum tl_err task_page_decode(struct str bytes, struct arena *a, void *value);
 
 const struct cache_codec task_list_codec = {
     .name = "task_list", .encode = task_list_encode, .decode = task_list_decode,
 };
 
-MEMOIZE(get_all_tasks, struct task_list, .timeout_s = 300, .codec = &task_list_codec)
+const struct cache_codec task_page_codec = {
+    .name = "task_page", .encode = task_page_encode, .decode = task_page_decode,
+};
+
+MEMOIZE(get_task_page, struct task_page, .timeout_s = 300, .codec = &task_page_codec)
 {
-    return task_all((struct db *)args->ctx, a, out);
+    const struct task_page_ctx *c = args->ctx;
+    return task_page(c->db, c->q, a, out);
 }
 
-enum tl_err app_all_tasks(struct req *r, struct task_list *out)
+enum tl_err app_task_page(struct req *r, const struct task_page_query *q, struct task_page *out)
 {
-    struct cache_args args = { .ctx = app_worker_of(r)->db };
-    return get_all_tasks(r->arena, &args, out);
+    static const char *const dirs[] = { "last", "before", "after" };
+    char anchor[24], limit[12];
+    struct str parts[3] = { str_c(dirs[q->dir]), { anchor, 0 }, { limit, 0 } };
+    parts[1].len = (size_t)snprintf(anchor, sizeof anchor, "%lld", q->dir == TASK_PAGE_LAST ? 0 : q->anchor);
+    parts[2].len = (size_t)snprintf(limit, sizeof limit, "%u", q->limit);
+    struct task_page_ctx ctx = { app_worker_of(r)->db, q };
+    struct cache_args args = { parts, 3, &ctx };
+    return get_task_page(r->arena, &args, out);
 }
 
 uint64_t app_tasks_will_change(struct req *r)
@@ -48,10 +62,15 @@ uint64_t app_tasks_will_change(struct req *r)
  * out (a reused id would have a new version, so it can never be shown). */
 void app_tasks_changed(struct req *r, uint64_t version_before)
 {
-    (void)r;
     if (!version_before)
         return;
-    cache_delete_memoized(&get_all_tasks_memo, NULL, version_before);
+    /* the landing page: the newest page of the HTML view and of its query */
+    struct task_page_query q = { TASK_PAGE_LAST, 0, app_worker_of(r)->cfg->page_size };
+    char limit[12];
+    struct str parts[3] = { STR("last"), STR("0"), { limit, 0 } };
+    parts[2].len = (size_t)snprintf(limit, sizeof limit, "%u", q.limit);
+    struct cache_args args = { parts, 3, NULL };
+    cache_delete_memoized(&get_task_page_memo, &args, version_before);
     cache_delete_view(STR("/"), version_before);
 }
 
@@ -127,4 +146,22 @@ static enum tl_err task_list_decode(struct str bytes, struct arena *a, void *val
         return TL_EPARSE;
     tl->n = n;
     return TL_OK;
+}
+
+/* "P1 <has_more 0|1>\n" + the task list encoding. */
+static enum tl_err task_page_encode(const void *value, struct strbuf *out)
+{
+    const struct task_page *p = value;
+    strbuf_puts(out, p->has_more ? "P1 1\n" : "P1 0\n");
+    return task_list_encode(&p->list, out);
+}
+
+static enum tl_err task_page_decode(struct str bytes, struct arena *a, void *value)
+{
+    struct task_page *p = value;
+    if (bytes.len < 5 || memcmp(bytes.p, "P1 ", 3) != 0 || (bytes.p[3] != '0' && bytes.p[3] != '1') ||
+        bytes.p[4] != '\n')
+        return TL_EPARSE;
+    p->has_more = bytes.p[3] == '1';
+    return task_list_decode((struct str){ bytes.p + 5, bytes.len - 5 }, a, &p->list);
 }

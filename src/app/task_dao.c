@@ -14,6 +14,9 @@
 
 static const char task_sql_all[] = "SELECT id, name, rev FROM task ORDER BY id";
 static const char task_sql_get[] = "SELECT id, name, rev FROM task WHERE id = ?";
+static const char task_sql_last[] = "SELECT id, name, rev FROM task ORDER BY id DESC LIMIT ?";
+static const char task_sql_before[] = "SELECT id, name, rev FROM task WHERE id < ? ORDER BY id DESC LIMIT ?";
+static const char task_sql_after[] = "SELECT id, name, rev FROM task WHERE id > ? ORDER BY id LIMIT ?";
 static const char task_sql_version[] = "SELECT version FROM data_version WHERE name = 'task'";
 static const char task_sql_create[] = "INSERT INTO task (name) VALUES (?)";
 static const char task_sql_delete[] = "DELETE FROM task WHERE id = ?";
@@ -38,6 +41,43 @@ enum tl_err task_all(struct db *db, struct arena *a, struct task_list *out)
     if (e != TL_OK)
         *out = (struct task_list){ NULL, 0 };
     return e;
+}
+
+/* One more row than the page is asked for: its presence is has_more. The
+ * descending queries are reversed into ascending order. */
+enum tl_err task_page(struct db *db, const struct task_page_query *q, struct arena *a, struct task_page *out)
+{
+    *out = (struct task_page){ { NULL, 0 }, false };
+    if (q->limit < 1 || q->limit > TASK_PAGE_LIMIT_MAX)
+        return TL_EINVAL;
+    struct db_val p[2];
+    size_t n_p = 0;
+    const char *sql = q->dir == TASK_PAGE_LAST ? task_sql_last
+                      : q->dir == TASK_PAGE_BEFORE ? task_sql_before : task_sql_after;
+    if (q->dir != TASK_PAGE_LAST)
+        p[n_p++] = db_int(q->anchor);
+    p[n_p++] = db_int((long long)q->limit + 1);
+    struct task_collect c = { a, &out->list, 0, false };
+    enum tl_err e = db_query(db, sql, p, n_p, task_collect_row, &c);
+    if (e == TL_OK && c.oom)
+        e = TL_ENOMEM;
+    if (e != TL_OK) {
+        *out = (struct task_page){ { NULL, 0 }, false };
+        return e;
+    }
+    struct task_list *l = &out->list;
+    if (l->n > q->limit) {
+        out->has_more = true;
+        l->n = q->limit;   /* the extra row is the farthest one in either order */
+    }
+    if (q->dir != TASK_PAGE_AFTER) {
+        for (size_t i = 0, j = l->n ? l->n - 1 : 0; i < j; i++, j--) {
+            struct task t = l->items[i];
+            l->items[i] = l->items[j];
+            l->items[j] = t;
+        }
+    }
+    return TL_OK;
 }
 
 struct task_version {

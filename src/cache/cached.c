@@ -44,6 +44,7 @@ static bool cached_parse_u64(struct str s, uint64_t *out);
 static struct str cached_view_key(const struct cache_view_spec *spec, const struct req *r,
                                   uint64_t version);
 static struct str cached_with_version(struct arena *a, struct str key, uint64_t version);
+static bool cached_arg_in_key(const struct cache_view_spec *spec, struct str name);
 static bool cached_lookup_view(struct str key, uint64_t version, struct arena *a,
                                struct cache_view_entry *e, bool *reachable);
 static void cached_serve_entry(const struct cache_view_entry *e, struct req *r, struct resp *w);
@@ -326,12 +327,16 @@ static struct str cached_view_key(const struct cache_view_spec *spec, const stru
     } else {
         strbuf_puts(&sb, fmt);
     }
-    if (spec->query_string && r->args.n) {
+    size_t n = 0;
+    const struct req_kv **sorted = NULL;
+    if ((spec->query_string || spec->query_args) && r->args.n &&
+        (sorted = arena_alloc(r->arena, r->args.n * sizeof *sorted)) != NULL) {
+        for (size_t i = 0; i < r->args.n; i++)
+            if (cached_arg_in_key(spec, r->args.v[i].name))
+                sorted[n++] = &r->args.v[i];
+    }
+    if (n) {
         /* Flask-Caching: a digest of the sorted args, so ?a=1&b=2 == ?b=2&a=1. */
-        size_t n = r->args.n;
-        const struct req_kv **sorted = arena_alloc(r->arena, n * sizeof *sorted);
-        for (size_t i = 0; i < n; i++)
-            sorted[i] = &r->args.v[i];
         for (size_t i = 1; i < n; i++) {
             for (size_t j = i; j > 0; j--) {
                 const struct req_kv *x = sorted[j - 1], *y = sorted[j];
@@ -359,6 +364,17 @@ static struct str cached_view_key(const struct cache_view_spec *spec, const stru
         strbuf_puts(&sb, hex);
     }
     return cached_with_version(r->arena, strbuf_str(&sb), version);
+}
+
+/* Whether query arg `name` is part of the view's key. */
+static bool cached_arg_in_key(const struct cache_view_spec *spec, struct str name)
+{
+    if (!spec->query_args)
+        return true;
+    for (const char *const *a = spec->query_args; *a; a++)
+        if (str_eq_c(name, *a))
+            return true;
+    return false;
 }
 
 /* key + "@" + version: every data-dependent key names its version. */

@@ -70,6 +70,9 @@ struct cache_view_spec {
     int timeout_s;                /* see CACHE_FOREVER */
     const char *key_prefix;       /* default "view/%s": %s = request path */
     bool query_string;            /* key includes a digest of the sorted query args */
+    const char *const *query_args; /* NULL-terminated: only these args go into that
+                                    * digest (implies query_string); others do not
+                                    * split the cache */
     bool (*unless)(struct req *r);           /* true: skip lookup and store */
     bool (*response_filter)(const struct resp *w); /* false: do not store */
 };

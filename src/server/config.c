@@ -72,6 +72,7 @@ static const struct cfg_key cfg_keys[] = {
     { "limits", "body_max", CFG_ULONG, CFG_FIELD(body_max), false, NULL },
     { "limits", "params_max", CFG_UINT, CFG_FIELD(params_max), false, NULL },
     { "limits", "name_max", CFG_UINT, CFG_FIELD(name_max), false, NULL },
+    { "app", "page_size", CFG_UINT, CFG_FIELD(page_size), false, NULL },
     { "database", "url", CFG_STR, CFG_FIELD(database_url), false, "DATABASE_URL" },
     { "database", "timeout_ms", CFG_UINT, CFG_FIELD(db_timeout_ms), false, NULL },
     { "cache", "servers", CFG_STR, CFG_FIELD(cache_servers), false, "MEMCACHIER_SERVERS" },
@@ -98,8 +99,9 @@ static const struct cfg_key cfg_keys[] = {
 
 #define CFG_N_KEYS (sizeof cfg_keys / sizeof *cfg_keys)
 #define CFG_WORKERS_MAX 256
+#define CFG_PAGE_SIZE_MAX 1000
 
-static const char *const cfg_sections[] = { "server", "limits", "database", "cache", "session" };
+static const char *const cfg_sections[] = { "server", "limits", "app", "database", "cache", "session" };
 
 static const struct cfg_key *cfg_find(const char *section, const char *name);
 static bool cfg_section_known(const char *section);
@@ -128,6 +130,7 @@ void cfg_defaults(struct cfg *c)
     c->body_max = 1024UL * 1024;
     c->params_max = 64;
     c->name_max = 200;
+    c->page_size = 50;
     snprintf(c->database_url, sizeof c->database_url, "sqlite:///instance/task-list.sqlite");
     c->db_timeout_ms = 1000;
     snprintf(c->cache_key_prefix, sizeof c->cache_key_prefix, "tasklist:");
@@ -328,6 +331,10 @@ enum tl_err cfg_validate(const struct cfg *c, struct tl_diag *d)
     }
     if (c->body_max == 0 || c->params_max == 0 || c->name_max == 0) {
         tl_diag_set(d, f, 0, 0, "[limits] body_max, params_max and name_max must be > 0");
+        return TL_EINVAL;
+    }
+    if (c->page_size == 0 || c->page_size > CFG_PAGE_SIZE_MAX) {
+        tl_diag_set(d, f, 0, 0, "[app] page_size = %u: must be 1..%u", c->page_size, CFG_PAGE_SIZE_MAX);
         return TL_EINVAL;
     }
     if (c->database_url[0] == '\0') {

@@ -41,6 +41,8 @@ struct cfg {
     unsigned long body_max;         /* bytes, default 1 MiB -> 413 */
     unsigned params_max;            /* query + form params, default 64 -> 400 */
     unsigned name_max;              /* task name length in characters, default 200 */
+    /* [app] */
+    unsigned page_size;             /* tasks per page of GET / and the JSON list, default 50, 1..1000 */
     /* [database] */
     char database_url[CFG_PATH_MAX];
     unsigned db_timeout_ms;         /* connect/read/write bound, default 1000 */

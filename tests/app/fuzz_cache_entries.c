@@ -2,7 +2,8 @@
  * tests/app/fuzz_cache_entries.c - libFuzzer target for what the app reads
  * back from memcached (anyone who can write to it controls these bytes): the
  * view entry (cache_view_entry_decode) and the memoized task list
- * (task_list_codec). The first input byte picks the decoder; the rest is the
+ * (task_list_codec) and page (task_page_codec). The first input byte picks
+ * the decoder; the rest is the
  * value. Besides "no crash, no sanitizer report" it asserts that whatever
  * decodes lies inside the input and re-encodes to exactly the same bytes
  * (so nothing is read past the value, whatever its lengths claim).
@@ -48,6 +49,17 @@ static void fuzz_task_list(struct arena *a, struct str in)
         abort();
 }
 
+static void fuzz_task_page(struct arena *a, struct str in)
+{
+    struct task_page p;
+    if (task_page_codec.decode(in, a, &p) != TL_OK)
+        return;
+    struct strbuf sb;
+    strbuf_init(&sb, a, in.len + 64);
+    if (task_page_codec.encode(&p, &sb) != TL_OK || !str_eq(strbuf_str(&sb), in))
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct arena *a;
@@ -61,10 +73,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     memcpy(copy, data + 1, size - 1);
     struct str in = { copy, size - 1 };
-    if (data[0] & 1)
-        fuzz_task_list(a, in);
-    else
-        fuzz_view_entry(a, in);
+    switch (data[0] % 3) {
+    case 0: fuzz_view_entry(a, in); break;
+    case 1: fuzz_task_list(a, in); break;
+    default: fuzz_task_page(a, in); break;
+    }
     free(copy);
     arena_reset(a);
     return 0;

@@ -103,12 +103,32 @@ static void test_task_list_codec(struct arena *a)
     }
 }
 
+static void test_task_page_codec(struct arena *a)
+{
+    struct task items[] = { { 3, STR("a"), 11 }, { 5, STR("b\nc"), 12 } };
+    for (int more = 0; more < 2; more++) {
+        struct task_page p = { { items, 2 }, more }, back;
+        struct strbuf sb;
+        strbuf_init(&sb, a, 64);
+        CHECK(task_page_codec.encode(&p, &sb) == TL_OK, "encode page");
+        CHECK(task_page_codec.decode(strbuf_str(&sb), a, &back) == TL_OK && back.has_more == (bool)more &&
+                  back.list.n == 2 && back.list.items[1].id == 5 && str_eq_c(back.list.items[1].name, "b\nc"),
+              "page round trip (more %d)", more);
+    }
+    static const char *const bad[] = { "", "P1", "P1 2\nT2 0\n", "P1 1T2 0\n", "P2 0\nT2 0\n",
+                                       "P1 0\nT2 1\n", "P1 0\n", "P1 01\nT2 0\n" };
+    struct task_page back;
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        CHECK(task_page_codec.decode(str_c(bad[i]), a, &back) != TL_OK, "bad page %zu accepted", i);
+}
+
 int main(void)
 {
     struct arena *a = arena_new(0);
     test_view_roundtrip(a);
     test_view_forged(a);
     test_task_list_codec(a);
+    test_task_page_codec(a);
     arena_free(a);
     if (failures) {
         printf("%d failure(s)\n", failures);

@@ -413,6 +413,63 @@ static void t_data_version(void)
     db_close(db);
 }
 
+/* Keyset pages: the newest page, older and newer pages around an anchor,
+ * has_more at both ends, ascending order, limits, deleted anchors. */
+static void t_task_page(void)
+{
+    struct db *db = fresh_db();
+    struct tl_diag d = { 0 };
+    struct arena *a = arena_new(0);
+    CHECK(migrate_upgrade(db, mig_dir, 0, &d) == TL_OK, "upgrade: %s", d.msg);
+    long long ids[12];
+    for (int i = 0; i < 12; i++)
+        CHECK(task_create(db, STR("t"), &ids[i]) == TL_OK, "create %d", i);
+    static const struct {
+        enum task_page_dir dir;
+        int anchor;          /* index into ids, -1 = none, 99 = past the newest */
+        unsigned limit;
+        int first, n;        /* expected: index of the first id, count */
+        bool more;
+    } cases[] = {
+        { TASK_PAGE_LAST, -1, 5, 7, 5, true },      /* the newest 5 */
+        { TASK_PAGE_LAST, -1, 12, 0, 12, false },   /* exactly all */
+        { TASK_PAGE_LAST, -1, 50, 0, 12, false },   /* fewer than a page: all, ascending */
+        { TASK_PAGE_BEFORE, 7, 5, 2, 5, true },     /* the 5 before ids[7] */
+        { TASK_PAGE_BEFORE, 2, 5, 0, 2, false },    /* the oldest 2 */
+        { TASK_PAGE_BEFORE, 0, 5, 0, 0, false },    /* nothing older */
+        { TASK_PAGE_AFTER, 1, 5, 2, 5, true },
+        { TASK_PAGE_AFTER, 6, 5, 7, 5, false },     /* the newest 5, nothing beyond */
+        { TASK_PAGE_AFTER, 11, 5, 0, 0, false },
+        { TASK_PAGE_BEFORE, 99, 3, 9, 3, true },    /* an anchor past the end */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct task_page_query q = { cases[i].dir, 0, cases[i].limit };
+        if (cases[i].anchor == 99)
+            q.anchor = ids[11] + 1000;
+        else if (cases[i].anchor >= 0)
+            q.anchor = ids[cases[i].anchor];
+        struct task_page p;
+        CHECK(task_page(db, &q, a, &p) == TL_OK, "case %zu: query", i);
+        CHECK(p.list.n == (size_t)cases[i].n && p.has_more == cases[i].more, "case %zu: %zu tasks, more %d",
+              i, p.list.n, p.has_more);
+        for (size_t k = 0; k < p.list.n && k < (size_t)cases[i].n; k++)
+            CHECK(p.list.items[k].id == ids[cases[i].first + (int)k], "case %zu: item %zu is %lld", i, k,
+                  p.list.items[k].id);
+    }
+    struct task_page p;
+    struct task_page_query bad0 = { TASK_PAGE_LAST, 0, 0 }, bad1 = { TASK_PAGE_LAST, 0, TASK_PAGE_LIMIT_MAX + 1 };
+    CHECK(task_page(db, &bad0, a, &p) == TL_EINVAL && task_page(db, &bad1, a, &p) == TL_EINVAL, "limits");
+    /* a deleted anchor still pages */
+    CHECK(task_delete(db, ids[7]) == TL_OK, "delete");
+    struct task_page_query q = { TASK_PAGE_BEFORE, ids[7], 2 };
+    CHECK(task_page(db, &q, a, &p) == TL_OK && p.list.n == 2 && p.list.items[1].id == ids[6], "deleted anchor");
+    /* one statement per page, whatever the table */
+    uint64_t q0 = db_query_count(db);
+    CHECK(task_page(db, &q, a, &p) == TL_OK && db_query_count(db) == q0 + 1, "one statement");
+    arena_free(a);
+    db_close(db);
+}
+
 static void t_dao_errors(void)
 {
     struct db *db = fresh_db();
@@ -840,6 +897,7 @@ int main(int argc, char **argv)
         { "ids_never_reused", t_ids_never_reused, true, true },
         { "dao_errors", t_dao_errors, true, true },
         { "data_version", t_data_version, true, true },
+        { "task_page", t_task_page, true, true },
         { "transactions", t_transactions, true, true },
         { "fork", t_fork, true, true },
         { "cli", t_cli, true, true },
