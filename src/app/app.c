@@ -253,21 +253,9 @@ void app_flash(struct req *r, struct str msg)
 
 const char *app_task_name_problem(const struct req *r, struct str name)
 {
-    size_t chars = 0;
-    bool blank = true;
-    for (size_t i = 0; i < name.len; i++) {
-        unsigned char c = (unsigned char)name.p[i];
-        if ((c & 0xC0) != 0x80)
-            chars++;
-        if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
-            blank = false;
-        if (c < 0x20 && c != '\t')
-            return "Task name must not contain control characters.";
-    }
-    if (blank)
-        return "Task name is required.";
     unsigned max = app_worker_of(r)->cfg->name_max;
-    if (max && chars > max)
+    enum app_name_verdict v = app_task_name_check(name, max);
+    if (v == APP_NAME_TOO_LONG)
         return arena_printf(r->arena, "Task name must be at most %u characters.", max);
-    return NULL;
+    return app_task_name_message(v);
 }

@@ -67,6 +67,21 @@ void app_flash(struct req *r, struct str msg);
  * message to show ("Task name is required.", a length message). */
 const char *app_task_name_problem(const struct req *r, struct str name);
 
+/* The rules behind it (task_name.c), pure: see that file. */
+enum app_name_verdict {
+    APP_NAME_OK,
+    APP_NAME_EMPTY,       /* nothing, or only ASCII spaces */
+    APP_NAME_INVISIBLE,   /* only Unicode spaces and format characters */
+    APP_NAME_CONTROL,     /* a C0/C1 control or DEL anywhere */
+    APP_NAME_BIDI,        /* a bidi embedding, override or isolate anywhere */
+    APP_NAME_BAD_UTF8,
+    APP_NAME_TOO_LONG,    /* more than max_chars code points */
+    APP_NAME__MAX
+};
+enum app_name_verdict app_task_name_check(struct str name, unsigned max_chars);
+/* The message shown for v (static), NULL for APP_NAME_OK. */
+const char *app_task_name_message(enum app_name_verdict v);
+
 /* The memoized query (MEMOIZE in task_cache.c) and the invalidation every
  * write runs after its commit. deleted_id > 0 also drops that task's fragment. */
 enum tl_err app_all_tasks(struct req *r, struct task_list *out);
