@@ -4,7 +4,8 @@
  *   (400/413 with a short static reason), and the same-origin check of
  *   DESIGN.md section 9.
  * Invariants: everything lands in the request arena; decoded names and
- *   values are valid UTF-8 without NUL, else the request is refused (400).
+ *   values are valid UTF-8 without NUL, else the request is refused (400)
+ *   (cookies excepted: a pair that is not UTF-8 is dropped, never refused).
  *   No allocation outside the arena, no syscalls.
  * Context: worker only (and the fuzzer).
  */
@@ -101,13 +102,11 @@ int req_parse(struct req *r, struct arena *a, char *const *envp, const char *bod
         (st = req_parse_urlencoded(a, r->body, lim, &left, &r->form, why)) != 0)
         return st;
 
+    /* Cookies are never a reason to refuse: other applications on the same
+     * host set theirs, whatever bytes they like. Pairs that are not UTF-8
+     * are dropped; the session cookie is checked strictly where it is used
+     * (its exact format and MAC, cache/session_cookie.c). */
     req_parse_cookies(a, req_param(r, "HTTP_COOKIE"), &r->cookies);
-    for (size_t i = 0; i < r->cookies.n; i++) {
-        if (!str_is_valid_utf8(r->cookies.v[i].name) || !str_is_valid_utf8(r->cookies.v[i].value)) {
-            *why = "invalid UTF-8 in a cookie";
-            return 400;
-        }
-    }
     return 0;
 nomem:
     *why = "out of memory";
@@ -184,7 +183,8 @@ void req_parse_cookies(struct arena *a, struct str header, struct req_kvs *out)
             struct str value = req_trim((struct str){ eq + 1, (size_t)(stop - eq - 1) });
             if (value.len >= 2 && value.p[0] == '"' && value.p[value.len - 1] == '"')
                 value = (struct str){ value.p + 1, value.len - 2 };
-            if (name.len && !req_kvs_push(a, out, &cap, name, value))
+            bool is_text = str_is_valid_utf8(name) && str_is_valid_utf8(value);
+            if (name.len && is_text && !req_kvs_push(a, out, &cap, name, value))
                 return;
         }
         p = semi ? semi + 1 : end;

@@ -81,8 +81,9 @@ int req_parse(struct req *r, struct arena *a, char *const *envp, const char *bod
 int req_parse_urlencoded(struct arena *a, struct str text, const struct req_limits *lim,
                          unsigned *n_params_left, struct req_kvs *out, const char **why);
 
-/* Parse a Cookie header ("a=1; b=2") into out; malformed pairs are skipped
- * (browsers send what they have), never an error. */
+/* Parse a Cookie header ("a=1; b=2") into out; malformed pairs, and pairs
+ * whose name or value is not UTF-8 (or holds NUL), are skipped: browsers send
+ * every cookie of the host, other applications' included. Never an error. */
 void req_parse_cookies(struct arena *a, struct str header, struct req_kvs *out);
 
 /* Lookups; return false (and leave *out empty) when absent. First match wins. */
