@@ -206,9 +206,10 @@ static void srv_worker_end(struct srv_worker *w, const struct req *r, int status
     int64_t ms = srv_now_ms() - w->slot->req_start_ms;
     if (w->cfg->slow_request_ms && ms >= (int64_t)w->cfg->slow_request_ms) {
         __atomic_add_fetch(&w->board->slow_requests, 1, __ATOMIC_RELAXED);
-        log_warn("slow request: %.*s %.*s took %lld ms (status %d)",
-                 STR_FMT(r->method_name.len ? r->method_name : STR("-")),
-                 STR_FMT(r->path.len ? r->path : STR("-")), (long long)ms, status);
+        char mb[LOG_CLIENT_BUF], pb[LOG_CLIENT_BUF];
+        log_warn("slow request: %s \"%s\" took %lld ms (status %d)",
+                 log_client(r->method_name.len ? r->method_name : STR("-"), mb, sizeof mb),
+                 log_client(r->path.len ? r->path : STR("-"), pb, sizeof pb), (long long)ms, status);
     }
 }
 
@@ -234,6 +235,8 @@ static void srv_worker_serve(struct srv_worker *w, FCGX_Request *fr)
     } else if (st > 0) {
         if (st >= 500)
             log_error("request refused: %s", why);
+        else
+            log_refused("request refused (%d): %s", st, why);
         resp_error_page(&resp, st, why);
     }
     if (st >= 0)
@@ -300,8 +303,10 @@ static void srv_worker_dispatch(struct srv_worker *w, struct req *r, struct resp
         return;
     }
     if (req_is_cross_origin(r, c->public_origin)) {
-        log_info("cross-origin %.*s %.*s refused (Origin \"%.*s\")", STR_FMT(r->method_name),
-                 STR_FMT(r->path), STR_FMT(req_param(r, "HTTP_ORIGIN")));
+        char mb[LOG_CLIENT_BUF], pb[LOG_CLIENT_BUF], ob[LOG_CLIENT_BUF];
+        log_refused("cross-origin %s \"%s\" refused (Origin \"%s\")",
+                    log_client(r->method_name, mb, sizeof mb), log_client(r->path, pb, sizeof pb),
+                    log_client(req_param(r, "HTTP_ORIGIN"), ob, sizeof ob));
         resp_error_page(resp, 403, "Cross-origin request refused.");
         return;
     }
@@ -335,10 +340,13 @@ static void srv_worker_map_error(struct resp *resp, enum tl_err e, const struct 
     bool head = resp->head_only;
     resp_init(resp, a);     /* drop whatever the handler half-built */
     resp->head_only = head;
+    char mb[LOG_CLIENT_BUF], pb[LOG_CLIENT_BUF];
+    log_client(r->method_name, mb, sizeof mb);
+    log_client(r->path, pb, sizeof pb);
     switch (e) {
     case TL_EUNAVAIL:
     case TL_ETIMEOUT:
-        log_warn("%.*s %.*s: %s (503)", STR_FMT(r->method_name), STR_FMT(r->path), tl_strerror(e));
+        log_warn("%s \"%s\": %s (503)", mb, pb, tl_strerror(e));
         resp_error_page(resp, 503, "The service is temporarily unavailable. Please retry.");
         resp_header(resp, "Retry-After", STR("1"));
         break;
@@ -352,8 +360,7 @@ static void srv_worker_map_error(struct resp *resp, enum tl_err e, const struct 
         resp_error_page(resp, 413, "The request is too large.");
         break;
     default:
-        log_error("%.*s %.*s: handler failed: %s", STR_FMT(r->method_name), STR_FMT(r->path),
-                  tl_strerror(e));
+        log_error("%s \"%s\": handler failed: %s", mb, pb, tl_strerror(e));
         resp_error_page(resp, 500, "Internal server error.");
         break;
     }
