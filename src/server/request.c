@@ -32,6 +32,7 @@ static bool req_kvs_push(struct arena *a, struct req_kvs *kvs, size_t *cap, stru
                          struct str value);
 static int req_split_params(struct req *r, struct arena *a, char *const *envp);
 static struct str req_trim(struct str s);
+static struct str req_host_name(struct str host);
 
 int req_parse(struct req *r, struct arena *a, char *const *envp, const char *body,
               size_t body_len, const struct req_limits *lim, const char **why)
@@ -227,17 +228,62 @@ bool req_is_cross_origin(const struct req *r, const char *public_origin)
     struct str origin;
     if (!req_kvs_get(&r->params, STR("HTTP_ORIGIN"), &origin))
         return false;
+    if (public_origin && public_origin[0]) {
+        /* Pinned: never built from the request, whose Host a DNS-rebinding
+         * page controls together with its Origin. */
+        size_t pos = 0;
+        struct str item;
+        while (req_origin_next(public_origin, &pos, &item))
+            if (str_eq_nocase(origin, item))
+                return false;
+        return true;
+    }
     return !str_eq_nocase(origin, req_own_origin(r, public_origin));
+}
+
+bool req_host_allowed(const struct req *r, const char *public_origin)
+{
+    if (!public_origin || !public_origin[0])
+        return true;
+    struct str host = req_host_name(req_param(r, "HTTP_HOST"));
+    if (!host.len)
+        return false;
+    size_t pos = 0;
+    struct str item;
+    while (req_origin_next(public_origin, &pos, &item)) {
+        const char *sep = memchr(item.p, ':', item.len);   /* "http:" */
+        struct str authority = { sep + 3, item.len - (size_t)(sep + 3 - item.p) };
+        if (str_eq_nocase(host, req_host_name(authority)))
+            return true;
+    }
+    return false;
+}
+
+bool req_origin_next(const char *list, size_t *pos, struct str *item)
+{
+    for (;;) {
+        const char *p = list + *pos;
+        if (!*p)
+            return false;
+        size_t n = strcspn(p, ",");
+        *pos += n + (p[n] == ',');
+        struct str o = req_trim((struct str){ p, n });
+        while (o.len && o.p[o.len - 1] == '/')
+            o.len--;
+        const char *sep = o.len ? memchr(o.p, ':', o.len) : NULL;
+        if (sep && (size_t)(sep - o.p) + 3 < o.len && sep[1] == '/' && sep[2] == '/') {
+            *item = o;
+            return true;
+        }
+    }
 }
 
 struct str req_own_origin(const struct req *r, const char *public_origin)
 {
-    if (public_origin && public_origin[0]) {
-        struct str o = str_c(public_origin);
-        while (o.len && o.p[o.len - 1] == '/')
-            o.len--;
-        return o;
-    }
+    struct str first;
+    size_t pos = 0;
+    if (public_origin && req_origin_next(public_origin, &pos, &first))
+        return first;
     struct str host = req_param(r, "HTTP_HOST");
     if (!host.len)
         host = req_param(r, "SERVER_NAME");
@@ -333,6 +379,22 @@ static int req_split_params(struct req *r, struct arena *a, char *const *envp)
     }
     r->params = (struct req_kvs){ v, k };
     return 0;
+}
+
+/* "Example.com:8080" -> "Example.com", "[::1]:8080" -> "[::1]"; a trailing
+ * dot (the DNS root) is dropped: "example.com." names the same host. */
+static struct str req_host_name(struct str host)
+{
+    if (host.len && host.p[0] == '[') {
+        const char *close = memchr(host.p, ']', host.len);
+        return close ? (struct str){ host.p, (size_t)(close - host.p) + 1 } : STR("");
+    }
+    const char *colon = host.len ? memchr(host.p, ':', host.len) : NULL;
+    if (colon)
+        host.len = (size_t)(colon - host.p);
+    if (host.len && host.p[host.len - 1] == '.')
+        host.len--;
+    return host;
 }
 
 static struct str req_trim(struct str s)

@@ -58,7 +58,7 @@ check "invalid UTF-8 in path" 400 "$U/%c3%28"
 check "NUL in form" 400 -d "a=%00" "$U/echo"
 check "invalid UTF-8 in form" 400 -d "name=%e9t%e9" "$U/echo"
 check "bad escape in form" 400 -d "name=%zz" "$U/echo"
-check "invalid UTF-8 cookie" 400 -H $'Cookie: a=\xff' "$U/"
+check "another application's cookie, not UTF-8, is ignored" 200 -H $'Cookie: other=caf\xe9; a=\xff' "$U/"
 q=$(python3 -c 'print("&".join("p%d=1" % i for i in range(17)))')
 check "too many params" 400 "$U/?$q"
 q=$(python3 -c 'print("&".join("p%d=1" % i for i in range(16)))')
