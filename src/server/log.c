@@ -111,6 +111,24 @@ void log_refused(const char *fmt, ...)
     va_end(ap);
 }
 
+bool log_refused_pending(void)
+{
+    return log_refused_suppressed > 0;
+}
+
+void log_refused_flush(void)
+{
+    struct timespec ts;
+    if (!log_refused_suppressed)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (ts.tv_sec == log_refused_second)
+        return;
+    log_info("%llu more refused requests not logged",
+             (unsigned long long)log_refused_suppressed);
+    log_refused_suppressed = 0;
+}
+
 const char *log_client(struct str s, char *buf, size_t buf_len)
 {
     static const char hex[] = "0123456789abcdef";

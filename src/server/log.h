@@ -36,6 +36,13 @@ void log_msg(enum log_level level, const char *fmt, ...)
  * flood costs a few lines, not one per request. */
 #define LOG_REFUSED_PER_S 10
 void log_refused(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* True when refused requests were left out and not yet counted in a line. */
+bool log_refused_pending(void);
+/* Once the second they were left out in is over, write their count as a
+ * line of its own ("1234 more refused requests not logged"); a worker calls
+ * it after each request and when idle for a second, so a flood that stops
+ * is still accounted for. */
+void log_refused_flush(void);
 
 /* Bytes that came from a client (path, header values), made safe for a log
  * line: control bytes (C0, DEL), '"' and '\\', bytes that are not UTF-8,

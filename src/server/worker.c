@@ -250,8 +250,12 @@ static int srv_worker_accept(struct srv_worker *w, int epfd, const sigset_t *wai
     case EAGAIN:
     case EINTR: {
         struct epoll_event ev;
-        if (epoll_pwait(epfd, &ev, 1, -1, wait_mask) < 0 && errno != EINTR)
+        /* Idle with refused requests left out of the log: wake in a second
+         * to write their count. */
+        int timeout_ms = log_refused_pending() ? 1000 : -1;
+        if (epoll_pwait(epfd, &ev, 1, timeout_ms, wait_mask) < 0 && errno != EINTR)
             log_error("worker: epoll_pwait: %s", strerror(errno));
+        log_refused_flush();
         return -1;
     }
     case ECONNABORTED:
