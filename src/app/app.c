@@ -236,6 +236,12 @@ bool app_sessions_usable(const struct req *r)
     return ar && ar->sess && cache_enabled(app_worker_of(r)->cache);
 }
 
+bool app_has_session(const struct req *r)
+{
+    const struct app_request *ar = app_request_of(r);
+    return app_sessions_usable(r) && sess_exists(ar->sess);
+}
+
 void app_flash(struct req *r, struct str msg)
 {
     struct app_request *ar = app_request_of(r);
@@ -243,6 +249,12 @@ void app_flash(struct req *r, struct str msg)
         sess_flash(ar->sess, STR("message"), msg);
         return;
     }
+    app_show_message(r, msg);
+}
+
+void app_show_message(struct req *r, struct str msg)
+{
+    struct app_request *ar = app_request_of(r);
     struct str *m = arena_realloc(r->arena, ar->messages, ar->n_messages * sizeof *m,
                                   (ar->n_messages + 1) * sizeof *m);
     if (!m)

@@ -60,8 +60,13 @@ enum tl_err app_render(struct req *r, struct resp *w, const char *name, const st
 
 /* True when a flash can ride on a session to the next page (cache on). */
 bool app_sessions_usable(const struct req *r);
+/* True when the client already has a stored session (a valid cookie whose
+ * session memcached holds): a flash may ride on it without creating one. */
+bool app_has_session(const struct req *r);
 /* Flash msg: into the session when usable, else onto this request's page. */
 void app_flash(struct req *r, struct str msg);
+/* msg onto this request's page only (never stored). */
+void app_show_message(struct req *r, struct str msg);
 
 /* Validate a task name from a form or JSON: NULL when fine, else the
  * message to show ("Task name is required.", a length message). */
