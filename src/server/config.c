@@ -557,11 +557,13 @@ static void cfg_print_value(const struct cfg *c, const struct cfg_key *k, FILE *
         if (k->is_secret && field[0]) {
             fputs("********", out);
         } else if (k->off == offsetof(struct cfg, database_url)) {
-            /* scheme://user:PASSWORD@host: mask the password. */
-            const char *at = strchr(field, '@'), *sl = strstr(field, "://");
-            const char *colon = sl ? strchr(sl + 3, ':') : NULL;
-            if (at && colon && colon < at)
-                fprintf(out, "%.*s:********%s", (int)(colon - field), field, at);
+            /* scheme://user:PASSWORD@host: mask the whole password, which
+             * runs to the LAST '@' as db_url_parse reads it ("p@ss" too). */
+            const char *sl = strstr(field, "://");
+            const char *at = sl ? strrchr(sl + 3, '@') : NULL;
+            const char *user_end = at ? sl + 3 + strcspn(sl + 3, ":/") : NULL;
+            if (at && user_end < at && *user_end == ':')
+                fprintf(out, "%.*s:********%s", (int)(user_end - field), field, at);
             else
                 fputs(field, out);
         } else {

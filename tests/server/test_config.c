@@ -253,6 +253,26 @@ static void test_validate_and_print(void)
     cfg_defaults(&back);
     CHECK(cfg_load_ini(&back, path, &d) == TL_OK, "printed config loads back: %u %s", d.line, d.msg);
     free(text);
+
+    /* a password holding '@' (encoded or not) is masked whole */
+    static const struct {
+        const char *url, *want;
+    } urls[] = {
+        { "mysql://u:pa@ssWORDTAIL@127.0.0.1:1/db", "url = mysql://u:********@127.0.0.1:1/db\n" },
+        { "mysql://u:pa%40ss@127.0.0.1:1/db", "url = mysql://u:********@127.0.0.1:1/db\n" },
+        { "mysql://u:a:b/c@h/d", "url = mysql://u:********@h/d\n" },
+        { "mysql://u@h/d", "url = mysql://u@h/d\n" },
+        { "sqlite:///x@y.db", "url = sqlite:///x@y.db\n" },
+    };
+    for (size_t i = 0; i < sizeof urls / sizeof *urls; i++) {
+        cfg_set(&c, "database", "url", urls[i].url, &d);
+        f = open_memstream(&text, &len);
+        cfg_print(&c, f);
+        fclose(f);
+        CHECK(strstr(text, urls[i].want) && !strstr(text, "WORDTAIL") && !strstr(text, "ss@") &&
+                  !strstr(text, "%40"), "url %zu masked: want \"%s\" in\n%s", i, urls[i].want, text);
+        free(text);
+    }
 }
 
 static char *print_to_string(const struct cfg *c)
