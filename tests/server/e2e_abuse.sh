@@ -44,7 +44,7 @@ grep -q '\.\.\.(2001 bytes)' "$LOG" || tl_fail "the cut path does not say its le
 
 # ---- a flood of refused requests: bounded log lines, the rest counted ----
 before=$(grep -c 'refused' "$LOG")
-for i in $(seq 300); do echo "url = \"$U/flood\""; done >"$T/flood.curl"
+for i in $(seq 300); do printf "url = \"%s\"\noutput = \"/dev/null\"\n" "$U/flood"; done >"$T/flood.curl"
 curl -s -o /dev/null -K "$T/flood.curl" -H 'Origin: https://evil.example' --data x=1
 after=$(grep -c 'refused' "$LOG")
 lines=$((after - before))
