@@ -597,7 +597,12 @@ static bool cfg_origins_ok(const char *list, struct tl_diag *d)
         while (e > b && (p[e - 1] == ' ' || p[e - 1] == '\t' || p[e - 1] == '/'))
             e--;
         snprintf(item, sizeof item, "%.*s", (int)(e - b), p + b);
-        const char *host = !strncmp(item, "http://", 7) ? item + 7 : !strncmp(item, "https://", 8) ? item + 8 : NULL;
+        const char *host = NULL;
+        if (!strncmp(item, "http://", 7))
+            host = item + 7;
+        else if (!strncmp(item, "https://", 8))
+            host = item + 8;
+        /* a host (and port), nothing else: no path, query, user info or spaces */
         if (!host || !*host || strcspn(host, "/ \t?#@") != strlen(host) || e - b >= sizeof item) {
             tl_diag_set(d, NULL, 0, 0,
                         "[server] public_origin: \"%s\" is not an origin like https://tasks.example.com "
