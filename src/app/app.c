@@ -102,6 +102,31 @@ static void app_worker_fini(void *ctx)
     free(aw);
 }
 
+/* The value of our "session" cookie. Another application on the same host
+ * (Flask's default cookie name is "session" too) may have one of its own, and
+ * the browser sends both: with several, the first whose MAC verifies wins
+ * (an HMAC each, only then), else the first. */
+static struct str app_session_cookie(const struct req *r)
+{
+    struct str first = STR_NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < r->cookies.n; i++) {
+        if (str_eq(r->cookies.v[i].name, STR("session")) && n++ == 0)
+            first = r->cookies.v[i].value;
+    }
+    if (n < 2)
+        return first;
+    const struct cfg *c = app_worker_of(r)->cfg;
+    unsigned char id[32];
+    for (size_t i = 0; i < r->cookies.n; i++) {
+        struct str v = r->cookies.v[i].value;
+        if (str_eq(r->cookies.v[i].name, STR("session")) &&
+            sess_cookie_verify(v, c->secret_key, c->secret_key_fallbacks, id))
+            return v;
+    }
+    return first;
+}
+
 static enum tl_err app_before(struct req *r, struct resp *w)
 {
     (void)w;
@@ -110,7 +135,7 @@ static enum tl_err app_before(struct req *r, struct resp *w)
     if (!ar)
         return TL_ENOMEM;
     if (aw->sessions)
-        ar->sess = sess_begin(aw->sessions, req_cookie(r, "session"), r->arena);
+        ar->sess = sess_begin(aw->sessions, app_session_cookie(r), r->arena);
     if (aw->cfg->debug) {
         ar->db_queries_at_start = db_query_count(aw->db);
         ar->cache_round_trips_at_start = cache_stats_of(aw->cache)->round_trips;

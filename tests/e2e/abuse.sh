@@ -68,6 +68,11 @@ curl -s -c "$jar" -b "$jar" -o /dev/null -H "Origin: $U" --data "name=with-cooki
 v=$(awk '$6=="session"{print $7}' "$jar")
 curl -s -H $'Cookie: other=caf\xe9; session='"$v" "$U/" | grep -q "Task added." ||
   tl_fail "the session cookie next to a foreign non-UTF-8 cookie lost its flash"
+# another application's cookie of the same name (Flask's default is "session" too), sent first
+curl -s -c "$jar" -b "$jar" -o /dev/null -H "Origin: $U" --data "name=with-two-cookies" "$U/"
+v=$(awk '$6=="session"{print $7}' "$jar")
+curl -s -H "Cookie: session=eyJmbGFzayI6InNlc3Npb24ifQ.Zx1Y2w.c2lnbmF0dXJl; session=$v" "$U/" | grep -q "Task added." ||
+  tl_fail "our session cookie after another application's \"session\" cookie lost its flash"
 
 # ---- public_origin ----
 [ "$(code "$U/")" = 200 ] || tl_fail "own origin not served"
