@@ -126,9 +126,12 @@ static enum tl_err api_failure(struct req *r, struct resp *w, enum tl_err e)
     case TL_ETIMEOUT:
         resp_header(w, "Retry-After", STR("1"));
         return api_error(r, w, 503, "The database is unavailable; try again shortly.");
-    default:
-        log_error("api: %.*s %.*s: %s", STR_FMT(r->method_name), STR_FMT(r->path), tl_strerror(e));
+    default: {
+        char mb[LOG_CLIENT_BUF], pb[LOG_CLIENT_BUF];
+        log_error("api: %s \"%s\": %s", log_client(r->method_name, mb, sizeof mb),
+                  log_client(r->path, pb, sizeof pb), tl_strerror(e));
         return api_error(r, w, 500, "Internal error.");
+    }
     }
 }
 

@@ -109,6 +109,31 @@ static void app_worker_fini(void *ctx)
     free(aw);
 }
 
+/* The value of our "session" cookie. Another application on the same host
+ * (Flask's default cookie name is "session" too) may have one of its own, and
+ * the browser sends both: with several, the first whose MAC verifies wins
+ * (an HMAC each, only then), else the first. */
+static struct str app_session_cookie(const struct req *r)
+{
+    struct str first = STR_NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < r->cookies.n; i++) {
+        if (str_eq(r->cookies.v[i].name, STR("session")) && n++ == 0)
+            first = r->cookies.v[i].value;
+    }
+    if (n < 2)
+        return first;
+    const struct cfg *c = app_worker_of(r)->cfg;
+    unsigned char id[32];
+    for (size_t i = 0; i < r->cookies.n; i++) {
+        struct str v = r->cookies.v[i].value;
+        if (str_eq(r->cookies.v[i].name, STR("session")) &&
+            sess_cookie_verify(v, c->secret_key, c->secret_key_fallbacks, id))
+            return v;
+    }
+    return first;
+}
+
 static enum tl_err app_before(struct req *r, struct resp *w)
 {
     (void)w;
@@ -117,7 +142,7 @@ static enum tl_err app_before(struct req *r, struct resp *w)
     if (!ar)
         return TL_ENOMEM;
     if (aw->sessions)
-        ar->sess = sess_begin(aw->sessions, req_cookie(r, "session"), r->arena);
+        ar->sess = sess_begin(aw->sessions, app_session_cookie(r), r->arena);
     if (aw->cfg->debug) {
         ar->db_queries_at_start = db_query_count(aw->db);
         ar->cache_round_trips_at_start = cache_stats_of(aw->cache)->round_trips;
@@ -243,6 +268,12 @@ bool app_sessions_usable(const struct req *r)
     return ar && ar->sess && cache_enabled(app_worker_of(r)->cache);
 }
 
+bool app_has_session(const struct req *r)
+{
+    const struct app_request *ar = app_request_of(r);
+    return app_sessions_usable(r) && sess_exists(ar->sess);
+}
+
 void app_flash(struct req *r, struct str msg)
 {
     struct app_request *ar = app_request_of(r);
@@ -268,21 +299,9 @@ void app_show_message(struct req *r, struct str msg)
 
 const char *app_task_name_problem(const struct req *r, struct str name)
 {
-    size_t chars = 0;
-    bool blank = true;
-    for (size_t i = 0; i < name.len; i++) {
-        unsigned char c = (unsigned char)name.p[i];
-        if ((c & 0xC0) != 0x80)
-            chars++;
-        if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
-            blank = false;
-        if (c < 0x20 && c != '\t')
-            return "Task name must not contain control characters.";
-    }
-    if (blank)
-        return "Task name is required.";
     unsigned max = app_worker_of(r)->cfg->name_max;
-    if (max && chars > max)
+    enum app_name_verdict v = app_task_name_check(name, max);
+    if (v == APP_NAME_TOO_LONG)
         return arena_printf(r->arena, "Task name must be at most %u characters.", max);
-    return NULL;
+    return app_task_name_message(v);
 }

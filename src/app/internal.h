@@ -60,6 +60,9 @@ enum tl_err app_render(struct req *r, struct resp *w, const char *name, const st
 
 /* True when a flash can ride on a session to the next page (cache on). */
 bool app_sessions_usable(const struct req *r);
+/* True when the client already has a stored session (a valid cookie whose
+ * session memcached holds): a flash may ride on it without creating one. */
+bool app_has_session(const struct req *r);
 /* Flash msg: into the session when usable, else onto this request's page. */
 void app_flash(struct req *r, struct str msg);
 /* Show msg on this request's page only (never stored in the session). */
@@ -68,6 +71,21 @@ void app_show_message(struct req *r, struct str msg);
 /* Validate a task name from a form or JSON: NULL when fine, else the
  * message to show ("Task name is required.", a length message). */
 const char *app_task_name_problem(const struct req *r, struct str name);
+
+/* The rules behind it (task_name.c), pure: see that file. */
+enum app_name_verdict {
+    APP_NAME_OK,
+    APP_NAME_EMPTY,       /* nothing, or only ASCII spaces */
+    APP_NAME_INVISIBLE,   /* only Unicode spaces and format characters */
+    APP_NAME_CONTROL,     /* a C0/C1 control or DEL anywhere */
+    APP_NAME_BIDI,        /* a bidi embedding, override or isolate anywhere */
+    APP_NAME_BAD_UTF8,
+    APP_NAME_TOO_LONG,    /* more than max_chars code points */
+    APP_NAME__MAX
+};
+enum app_name_verdict app_task_name_check(struct str name, unsigned max_chars);
+/* The message shown for v (static), NULL for APP_NAME_OK. */
+const char *app_task_name_message(enum app_name_verdict v);
 
 /* One page of tasks through the memoized query (MEMOIZE in task_cache.c),
  * keyed by the page and the data version. */

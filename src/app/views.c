@@ -61,13 +61,16 @@ static enum tl_err view_index_post(struct req *r, struct resp *w)
     req_kvs_get(&r->form, STR("name"), &name);
     const char *problem = app_task_name_problem(r, name);
     if (problem) {
-        app_flash(r, str_c(problem));
-        if (app_sessions_usable(r)) {
-            /* Post/redirect/get: the message rides on the session. */
+        if (app_has_session(r)) {
+            /* Post/redirect/get: the message rides on the client's session. */
+            app_flash(r, str_c(problem));
             view_redirect_home(r, w);
             return TL_OK;
         }
-        /* No session store: show the message on a re-rendered page. */
+        /* No session (or no store): the page with the message, 400. Never a
+         * new session just to carry an error: one memcached item per
+         * cookieless POST would be free for anyone to pile up. */
+        app_show_message(r, str_c(problem));
         w->status = 400;
         return view_render_index(r, w);
     }

@@ -34,13 +34,16 @@ struct cfg {
     char log_level[16];             /* debug | info | warn | error */
     char status_path[128];          /* "" = off, e.g. "/status" */
     char ping_path[128];            /* "" = off, e.g. "/ping" */
-    char public_origin[256];        /* "" = derive from HTTPS/HTTP_HOST/SERVER_PORT */
+    char public_origin[1024];       /* "" = derive from HTTPS/HTTP_HOST/SERVER_PORT; else one or
+                                       more origins, comma-separated: other Hosts get 421 */
+    char allowed_clients[1024];     /* TCP listen: peer addresses accepted, comma-separated, or "any" */
     char templates[CFG_PATH_MAX];   /* template directory */
     bool debug;
     /* [limits] */
     unsigned long body_max;         /* bytes, default 1 MiB -> 413 */
     unsigned params_max;            /* query + form params, default 64 -> 400 */
     unsigned name_max;              /* task name length in characters, default 200 */
+    unsigned read_timeout_s;        /* a connection must deliver its whole request within this; 5 */
     /* [app] */
     unsigned page_size;             /* tasks per page of GET / and the JSON list, default 50, 1..1000 */
     /* [database] */

@@ -675,6 +675,24 @@ static void t_sqlite_files(void)
     char mode[16] = "";
     CHECK(db_query(db, "PRAGMA journal_mode", NULL, 0, journal_row, mode) == TL_OK && !strcmp(mode, "wal"),
           "journal mode \"%s\", want wal", mode);
+    /* private whatever the umask: the database, -wal and -shm 0600, the
+     * folder tasklist created 0700 (the test runs under umask 022) */
+    static const char *const files[] = { "instance/task-list.sqlite", "instance/task-list.sqlite-wal",
+                                         "instance/task-list.sqlite-shm" };
+    for (size_t i = 0; i < 3; i++)
+        CHECK(stat(files[i], &st) == 0 && (st.st_mode & 0777) == 0600, "%s: mode %o, want 600", files[i],
+              (unsigned)(st.st_mode & 0777));
+    CHECK(stat("instance", &st) == 0 && (st.st_mode & 0777) == 0700, "instance/: mode %o, want 700",
+          (unsigned)(st.st_mode & 0777));
+    db_close(db);
+    /* an existing database keeps the mode its operator gave it */
+    int fd = open("shared.sqlite", O_WRONLY | O_CREAT, 0644);
+    CHECK(fd >= 0 && fchmod(fd, 0640) == 0, "shared.sqlite");
+    close(fd);
+    db = db_open("sqlite:///shared.sqlite", 1000, &d);
+    CHECK(db && migrate_upgrade(db, mig_dir, 0, &d) == TL_OK, "existing file: %s", d.msg);
+    CHECK(stat("shared.sqlite", &st) == 0 && (st.st_mode & 0777) == 0640, "existing file's mode changed: %o",
+          (unsigned)(st.st_mode & 0777));
     db_close(db);
     CHECK(chdir(cwd) == 0, "chdir back");
     /* nested folders */
@@ -879,6 +897,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "test_db mariadb: TL_MARIADB_URL not set (run tests/db/test_db_mariadb.sh)\n");
         return 77;
     }
+    umask(022);   /* t_sqlite_files checks the modes tasklist sets itself */
     const char *root = getenv("TL_SOURCE_ROOT");
     snprintf(mig_dir, sizeof mig_dir, "%s/migrations", root ? root : ".");
     snprintf(tmp, sizeof tmp, "/tmp/tl-test-db-%s.XXXXXX", mode);

@@ -48,7 +48,7 @@ check "after the timeout" 200 "$U/"
 
 # 3. slow request log: method, path, duration
 check "slow request" 200 "$U/sleep?ms=300"
-grep -Eq "slow request: GET /sleep took [0-9]+ ms" "$T/app.log" || tl_fail "slow request not logged"
+grep -Eq "slow request: GET \"/sleep\" took [0-9]+ ms" "$T/app.log" || tl_fail "slow request not logged"
 
 # 4. max_requests = 25 recycles workers
 pids1=$(worker_pids "$U/status")
