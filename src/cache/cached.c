@@ -269,7 +269,8 @@ static bool cached_lookup_view(struct str key, uint64_t version, struct arena *a
     if (err != TL_OK)
         return false;
     if (cache_view_entry_decode(val, e) != TL_OK) {
-        log_warn("cache: view entry \"%.*s\" failed validation; ignored", STR_FMT(key));
+        char shown[LOG_CLIENT_BUF];
+        log_warn("cache: view entry \"%s\" failed validation; ignored", log_client(key, shown, sizeof shown));
         return false;
     }
     return e->version == version;

@@ -80,7 +80,7 @@ static enum tl_err cache_handle_create(struct cache *cc);
 static void cache_batch_close(struct cache *cc);
 static enum tl_err cache_batch_create(struct cache *cc);
 static bool cache_sasl(const struct cache *cc, memcached_st *mc);
-static struct str cache_log_key(struct str key);
+static const char *cache_log_key(struct str key);
 static enum tl_err cache_check(struct cache *cc);
 static time_t cache_expiry(unsigned ttl_s);
 static enum tl_err cache_store(struct cache *cc, bool is_add, struct str key, struct str value,
@@ -254,8 +254,8 @@ enum tl_err cache_set_many(struct cache *cc, const struct str *keys, const struc
         char fk[CACHE_KEY_MAX + 1];
         size_t fk_len = cache_key_build(cache_prefix_of(cc), keys[i], fk);
         if (values[i].len + fk_len + CACHE_ITEM_OVERHEAD > cc->item_size_max) {
-            log_warn("cache: set \"%.*s\": value of %zu bytes is over the item size limit; not stored",
-                     STR_FMT(cache_log_key(keys[i])), values[i].len);
+            log_warn("cache: set \"%s\": value of %zu bytes is over the item size limit; not stored",
+                     cache_log_key(keys[i]), values[i].len);
             continue;
         }
         rc = memcached_set(cc->batch, fk, fk_len, values[i].p ? values[i].p : "", values[i].len,
@@ -338,7 +338,7 @@ enum tl_err cache_incr(struct cache *cc, struct str key, uint64_t delta, uint64_
     if (rc == MEMCACHED_INVALID_ARGUMENTS || rc == MEMCACHED_CLIENT_ERROR) {
         /* The server answered: the stored value is not a number. */
         cache_ok(cc);
-        log_warn("cache: incr \"%.*s\": the stored value is not a number", STR_FMT(key));
+        log_warn("cache: incr \"%s\": the stored value is not a number", cache_log_key(key));
         return TL_EINVAL;
     }
     return cache_fail(cc, "incr", key, rc);
@@ -504,15 +504,20 @@ static void cache_ok(struct cache *cc)
 
 /* Count the failure, drop every connection, open the breaker with backoff.
  * Always returns TL_EUNAVAIL. */
-/* A session key is a credential: logs show "session:…", never the id. */
-static struct str cache_log_key(struct str key)
+/* A key as a log shows it: a session key is a credential, so "session:...",
+ * never the id; any other key may hold a client's path (view keys), so it is
+ * escaped and bounded (log_client). One buffer: one key per log line. */
+static const char *cache_log_key(struct str key)
 {
-    return str_starts_with(key, STR("session:")) ? STR("session:...") : key;
+    static char buf[LOG_CLIENT_BUF];
+    if (str_starts_with(key, STR("session:")))
+        return "session:...";
+    return log_client(key, buf, sizeof buf);
 }
 
 static enum tl_err cache_fail(struct cache *cc, const char *op, struct str key, memcached_return_t rc)
 {
-    key = cache_log_key(key);
+    const char *shown = cache_log_key(key);
     cc->stats.errors++;
     unsigned shift = cc->n_failures < 5 ? cc->n_failures : 5;
     uint64_t interval_s = (uint64_t)cc->retry_timeout_s << shift;
@@ -525,10 +530,10 @@ static enum tl_err cache_fail(struct cache *cc, const char *op, struct str key, 
         log_warn("cache: %s: %s (%s); skipping the cache for %llu s", op, memcached_strerror(cc->mc, rc), why,
                  (unsigned long long)interval_s);
     else if (!cc->is_open)
-        log_warn("cache: %s \"%.*s\": %s (%s); skipping the cache for %llu s", op, STR_FMT(key),
+        log_warn("cache: %s \"%s\": %s (%s); skipping the cache for %llu s", op, shown,
                  memcached_strerror(cc->mc, rc), why, (unsigned long long)interval_s);
     else
-        log_debug("cache: probe %s \"%.*s\" failed: %s; next try in %llu s", op, STR_FMT(key),
+        log_debug("cache: probe %s \"%s\" failed: %s; next try in %llu s", op, shown,
                   memcached_strerror(cc->mc, rc), (unsigned long long)interval_s);
     cc->is_open = true;
     cc->open_until_ms = cache_now_ms() + (int64_t)interval_s * 1000;
@@ -549,7 +554,7 @@ static enum tl_err cache_batch_fail(struct cache *cc, struct str key, memcached_
     cc->stats.errors++;
     cache_batch_close(cc);
     if (!cc->batch_open_until_ms)
-        log_warn("cache: set_many \"%.*s\": %s; skipping batched stores for %u s", STR_FMT(cache_log_key(key)),
+        log_warn("cache: set_many \"%s\": %s; skipping batched stores for %u s", cache_log_key(key),
                  memcached_strerror(cc->batch, rc), cc->retry_timeout_s);
     cc->batch_open_until_ms = cache_now_ms() + (int64_t)cc->retry_timeout_s * 1000;
     if (!cc->batch_open_until_ms)
@@ -698,9 +703,9 @@ static enum tl_err cache_store(struct cache *cc, bool is_add, struct str key, st
     char fk[CACHE_KEY_MAX + 1];
     size_t fk_len = cache_key_build(cache_prefix_of(cc), key, fk);
     if (value.len + fk_len + CACHE_ITEM_OVERHEAD > cc->item_size_max) {
-        log_warn("cache: %s \"%.*s\": value of %zu bytes is over the item size limit (%lu bytes "
+        log_warn("cache: %s \"%s\": value of %zu bytes is over the item size limit (%lu bytes "
                  "with key and overhead); not stored",
-                 op, STR_FMT(cache_log_key(key)), value.len, cc->item_size_max);
+                 op, cache_log_key(key), value.len, cc->item_size_max);
         return TL_ETOOBIG;
     }
     enum tl_err e = cache_begin(cc);
@@ -727,8 +732,8 @@ static enum tl_err cache_store(struct cache *cc, bool is_add, struct str key, st
         return TL_EEXIST;
     case MEMCACHED_E2BIG:
         cache_ok(cc);
-        log_warn("cache: %s \"%.*s\": the server refused a value of %zu bytes as too large; not stored",
-                 op, STR_FMT(cache_log_key(key)), value.len);
+        log_warn("cache: %s \"%s\": the server refused a value of %zu bytes as too large; not stored",
+                 op, cache_log_key(key), value.len);
         return TL_ETOOBIG;
     default:
         return cache_fail(cc, op, key, rc);
