@@ -8,10 +8,12 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "../cache/cached.h"
 #include "../cache/client.h"
 #include "../cache/fragment.h"
+#include "../cache/tier.h"
 #include "../server/log.h"
 #include "app.h"
 #include "internal.h"
@@ -22,6 +24,46 @@ static const struct route app_routes[] = {
     { HTTP_GET | HTTP_POST, "/api/tasks", "api.tasks", api_tasks },
     { HTTP_GET | HTTP_DELETE, "/api/tasks/<int:id>", "api.task", api_task },
 };
+
+/* The same-host tier lives as long as the master: a reload keeps it when
+ * its size is unchanged, and otherwise maps a new one for the new workers
+ * (the old ones keep their own mapping until they exit). */
+static struct tier *app_tier;
+
+static struct tier *app_tier_for(const struct cfg *c)
+{
+    unsigned mb = c->cache_servers[0] ? c->cache_local_size_mb : 0;
+    if (app_tier && tier_size_mb(app_tier) == mb)
+        return app_tier;
+    tier_free(app_tier);
+    app_tier = NULL;
+    if (mb == 0)
+        return NULL;
+    struct tl_diag d = { 0 };
+    app_tier = tier_new(mb, c->cache_item_size_max, &d);
+    if (!app_tier)
+        log_warn("%s; serving without it (memcached only)", d.msg);
+    else
+        log_info("cache: same-host tier of %u MiB (memfd tasklist-cache)", mb);
+    return app_tier;
+}
+
+static void app_status_json(void *ctx, struct strbuf *out)
+{
+    const struct app_worker *aw = ctx;
+    if (!aw || !aw->state->tier) {
+        strbuf_puts(out, ",\"cache_tier\":null");
+        return;
+    }
+    struct tier_stats s;
+    tier_stats_of(aw->state->tier, &s);
+    strbuf_printf(out,
+                  ",\"cache_tier\":{\"size\":%llu,\"hits\":%llu,\"misses\":%llu,\"stores\":%llu,"
+                  "\"evictions\":%llu,\"bytes_used\":%llu,\"entries\":%llu}",
+                  (unsigned long long)s.size, (unsigned long long)s.hits, (unsigned long long)s.misses,
+                  (unsigned long long)s.stores, (unsigned long long)s.evictions,
+                  (unsigned long long)s.bytes_used, (unsigned long long)s.entries);
+}
 
 static void *app_master_load(const struct cfg *c, struct tl_diag *d)
 {
@@ -40,6 +82,7 @@ static void *app_master_load(const struct cfg *c, struct tl_diag *d)
         tl_diag_set(d, c->templates, 0, 0, "template task_list/index.html not found");
         goto fail;
     }
+    st->tier = app_tier_for(c);   /* last: a failed load keeps the old state and its tier */
     return st;
 fail:
     router_free(st->router);
@@ -91,6 +134,9 @@ static void *app_worker_init(const struct cfg *c, void *state)
         return NULL;
     }
     cache_bind(aw->cache, c->cache_default_timeout_s, app_data_version, aw->db);
+    if (aw->state->tier && cache_enabled(aw->cache))
+        tier_attach(aw->state->tier, (unsigned)getpid());
+    cache_bind_tier(cache_enabled(aw->cache) ? aw->state->tier : NULL);
     cache_honor_no_cache(c->debug);
     if (cache_enabled(aw->cache))
         aw->sessions = sess_store_new(c, aw->cache);
@@ -104,6 +150,7 @@ static void app_worker_fini(void *ctx)
         return;
     sess_store_free(aw->sessions);
     cache_bind(NULL, 0, NULL, NULL);
+    cache_bind_tier(NULL);
     cache_free(aw->cache);
     db_close(aw->db);
     free(aw);
@@ -181,6 +228,7 @@ const struct srv_app app_tasklist = {
     .worker_fini = app_worker_fini,
     .before = app_before,
     .after = app_after,
+    .status_json = app_status_json,
 };
 
 /* ---- helpers shared by the views ------------------------------------- */

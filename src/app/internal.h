@@ -24,6 +24,7 @@
 struct app_state {
     struct tpl_set *templates;
     struct router *router;
+    struct tier *tier;            /* the same-host cache tier (borrowed), or NULL */
 };
 
 /* One per worker, created after fork. */

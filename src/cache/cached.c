@@ -22,12 +22,14 @@
 
 #include "../server/log.h"
 #include "client.h"
+#include "tier.h"
 
 #define CACHE_LOCK_TTL_S 10
 #define CACHE_LOCK_WAIT_MS 500
 #define CACHE_LOCK_POLL_MS 5
 
 static struct cache *cached_client;
+static struct tier *cached_tier;
 static unsigned cached_default_timeout_s = 300;
 static cache_version_fn cached_version_fn;
 static void *cached_version_ctx;
@@ -45,12 +47,14 @@ static struct str cached_view_key(const struct cache_view_spec *spec, const stru
                                   uint64_t version);
 static struct str cached_with_version(struct arena *a, struct str key, uint64_t version);
 static bool cached_arg_in_key(const struct cache_view_spec *spec, struct str name);
-static bool cached_lookup_view(struct str key, uint64_t version, struct arena *a,
+static bool cached_lookup_view(struct str key, uint64_t version, unsigned ttl, struct arena *a,
                                struct cache_view_entry *e, bool *reachable);
+static enum tl_err cached_get(struct str key, unsigned ttl, struct arena *a, struct str *value);
+static void cached_put(struct str key, struct str value, unsigned ttl);
 static void cached_serve_entry(const struct cache_view_entry *e, struct req *r, struct resp *w);
 static struct str cached_etag(struct arena *a, struct str body);
 static bool cached_etag_matches(const struct req *r, struct str etag);
-static bool cached_wait_for_entry(struct str key, uint64_t version, struct arena *a,
+static bool cached_wait_for_entry(struct str key, uint64_t version, unsigned ttl, struct arena *a,
                                   struct cache_view_entry *e);
 static void cached_version_forget(void *unused);
 static bool cached_view_storable(const struct cache_view_spec *spec, const struct resp *w);
@@ -102,6 +106,16 @@ void cache_honor_no_cache(bool on)
 struct cache *cache_bound(void)
 {
     return cached_client;
+}
+
+void cache_bind_tier(struct tier *t)
+{
+    cached_tier = t;
+}
+
+struct tier *cache_bound_tier(void)
+{
+    return cached_tier;
 }
 
 unsigned cache_default_timeout(void)
@@ -209,7 +223,8 @@ enum tl_err cache_view_run(const struct cache_view_spec *spec, struct req *r, st
         struct str cc_hdr = req_param(r, "HTTP_CACHE_CONTROL");
         skip = cc_hdr.len && memmem(cc_hdr.p, cc_hdr.len, "no-cache", 8);
     }
-    if (!skip && cached_lookup_view(key, version, r->arena, &e, &reachable)) {
+    unsigned ttl = cached_ttl(spec->timeout_s);
+    if (!skip && cached_lookup_view(key, version, ttl, r->arena, &e, &reachable)) {
         cached_serve_entry(&e, r, w);
         return TL_OK;
     }
@@ -223,7 +238,7 @@ enum tl_err cache_view_run(const struct cache_view_spec *spec, struct req *r, st
      * little for its entry rather than all hitting the database at once. */
     struct str lock = { arena_printf(r->arena, "%.*s/lock", STR_FMT(key)), key.len + 5 };
     bool have_lock = !skip && cache_add(cc, lock, STR("1"), CACHE_LOCK_TTL_S) == TL_OK;
-    if (!have_lock && !skip && cached_wait_for_entry(key, version, r->arena, &e)) {
+    if (!have_lock && !skip && cached_wait_for_entry(key, version, ttl, r->arena, &e)) {
         cached_serve_entry(&e, r, w);
         return TL_OK;
     }
@@ -243,7 +258,7 @@ enum tl_err cache_view_run(const struct cache_view_spec *spec, struct req *r, st
             strbuf_init(&sb, r->arena, w->body.len + 256);
             cache_view_entry_encode(&ne, &sb);
             if (!sb.oom)
-                cache_set(cc, key, strbuf_str(&sb), cached_ttl(spec->timeout_s));
+                cached_put(key, strbuf_str(&sb), ttl);
         }
         resp_header(w, "ETag", etag);
         if (cached_etag_matches(r, etag)) {
@@ -257,14 +272,15 @@ enum tl_err cache_view_run(const struct cache_view_spec *spec, struct req *r, st
     return err;
 }
 
-/* One round trip. True (and e filled) when the entry exists, passes its
- * codec and carries `version`; *reachable false when the cache could not be
- * asked (breaker open, timeout). */
-static bool cached_lookup_view(struct str key, uint64_t version, struct arena *a,
+/* The same-host tier, else one memcached round trip. True (and e filled)
+ * when the entry exists, passes its codec and carries `version`;
+ * *reachable false when memcached could not be asked (breaker open,
+ * timeout). */
+static bool cached_lookup_view(struct str key, uint64_t version, unsigned ttl, struct arena *a,
                                struct cache_view_entry *e, bool *reachable)
 {
     struct str val;
-    enum tl_err err = cache_get(cached_client, key, a, &val);
+    enum tl_err err = cached_get(key, ttl, a, &val);
     *reachable = err == TL_OK || err == TL_ENOTFOUND;
     if (err != TL_OK)
         return false;
@@ -276,13 +292,13 @@ static bool cached_lookup_view(struct str key, uint64_t version, struct arena *a
     return e->version == version;
 }
 
-static bool cached_wait_for_entry(struct str key, uint64_t version, struct arena *a,
+static bool cached_wait_for_entry(struct str key, uint64_t version, unsigned ttl, struct arena *a,
                                   struct cache_view_entry *e)
 {
     for (unsigned waited = 0; waited < CACHE_LOCK_WAIT_MS; waited += CACHE_LOCK_POLL_MS) {
         cached_sleep_ms(CACHE_LOCK_POLL_MS);
         bool reachable;
-        if (cached_lookup_view(key, version, a, e, &reachable))
+        if (cached_lookup_view(key, version, ttl, a, e, &reachable))
             return true;
         if (!reachable)
             return false;
@@ -475,7 +491,8 @@ enum tl_err cache_memo_run(const struct cache_memo_spec *spec, struct arena *a,
     if (!key.p)
         return TL_ENOMEM;
     struct str val, payload;
-    enum tl_err got = cached_skip_lookups ? TL_ENOTFOUND : cache_get(cc, key, a, &val);
+    unsigned ttl = cached_ttl(spec->timeout_s);
+    enum tl_err got = cached_skip_lookups ? TL_ENOTFOUND : cached_get(key, ttl, a, &val);
     if (got == TL_OK) {
         if (cached_memo_entry_parse(val, version, &payload) &&
             spec->codec->decode(payload, a, out) == TL_OK)
@@ -491,7 +508,7 @@ enum tl_err cache_memo_run(const struct cache_memo_spec *spec, struct arena *a,
     strbuf_put_int(&sb, (long long)version);
     strbuf_putc(&sb, '\n');
     if (spec->codec->encode(out, &sb) == TL_OK && !sb.oom)
-        cache_set(cc, key, strbuf_str(&sb), cached_ttl(spec->timeout_s));
+        cached_put(key, strbuf_str(&sb), ttl);
     return TL_OK;
 }
 
@@ -511,6 +528,28 @@ enum tl_err cache_delete_memoized(const struct cache_memo_spec *spec, const stru
 }
 
 /* ---- helpers ----------------------------------------------------------- */
+
+/* Tier, then memcached; a memcached hit is copied into the tier. Entries are
+ * validated by the caller whichever tier they came from (what memcached
+ * holds may be forged; the tier only ever gets what passed through here).
+ * TL_OK, TL_ENOTFOUND, or memcached's TL_EUNAVAIL. */
+static enum tl_err cached_get(struct str key, unsigned ttl, struct arena *a, struct str *value)
+{
+    if (cached_tier && tier_get(cached_tier, key, a, value))
+        return TL_OK;
+    enum tl_err err = cache_get(cached_client, key, a, value);
+    if (err == TL_OK && cached_tier)
+        tier_put(cached_tier, key, *value, ttl);
+    return err;
+}
+
+/* Store in both tiers. */
+static void cached_put(struct str key, struct str value, unsigned ttl)
+{
+    if (cached_tier)
+        tier_put(cached_tier, key, value, ttl);
+    cache_set(cached_client, key, value, ttl);
+}
 
 static unsigned cached_ttl(int timeout_s)
 {

@@ -29,6 +29,7 @@
 #include "../server/strbuf.h"
 
 struct cache;
+struct tier;
 
 /* Timeout values in specs: 0 = the configured default ([cache] default_timeout_s,
  * 300 s as Flask-Caching's CACHE_DEFAULT_TIMEOUT; 0 there = never expire),
@@ -44,6 +45,12 @@ typedef enum tl_err (*cache_version_fn)(void *ctx, uint64_t *out);
  * that never use a view or a memoized function with the cache on). */
 void cache_bind(struct cache *cc, unsigned default_timeout_s, cache_version_fn version,
                 void *version_ctx);
+
+/* The same-host tier (tier.h) in front of memcached, or NULL. Lookups of
+ * views, memoized values and fragments go tier -> memcached -> build; what
+ * is fetched from memcached or built is put in the tier too. */
+void cache_bind_tier(struct tier *t);
+struct tier *cache_bound_tier(void);
 
 /* The data version this request's cached things are keyed by: read from the
  * database at the request's first call, then the same value until arena a is

@@ -93,6 +93,7 @@ static const struct cfg_key cfg_keys[] = {
     { "cache", "tcp_keepalive", CFG_BOOL, CFG_FIELD(cache_tcp_keepalive), false, NULL },
     { "cache", "remove_failed", CFG_BOOL, CFG_FIELD(cache_remove_failed), false, NULL },
     { "cache", "item_size_max", CFG_ULONG, CFG_FIELD(cache_item_size_max), false, NULL },
+    { "cache", "local_size_mb", CFG_UINT, CFG_FIELD(cache_local_size_mb), false, NULL },
     { "session", "secret_key", CFG_STR, CFG_FIELD(secret_key), true, "SECRET_KEY" },
     { "session", "secret_key_fallbacks", CFG_STR, CFG_FIELD(secret_key_fallbacks), true, NULL },
     { "session", "lifetime_s", CFG_UINT, CFG_FIELD(session_lifetime_s), false, NULL },
@@ -103,6 +104,7 @@ static const struct cfg_key cfg_keys[] = {
 #define CFG_N_KEYS (sizeof cfg_keys / sizeof *cfg_keys)
 #define CFG_WORKERS_MAX 256
 #define CFG_PAGE_SIZE_MAX 1000
+#define CFG_LOCAL_SIZE_MB_MAX 65536
 
 static const char *const cfg_sections[] = { "server", "limits", "app", "database", "cache", "session" };
 
@@ -141,6 +143,7 @@ void cfg_defaults(struct cfg *c)
     c->db_timeout_ms = 1000;
     snprintf(c->cache_key_prefix, sizeof c->cache_key_prefix, "tasklist:");
     c->cache_default_timeout_s = 300;
+    c->cache_local_size_mb = 64;
     c->cache_connect_timeout_ms = 2000;
     c->cache_send_timeout_ms = 750;
     c->cache_recv_timeout_ms = 750;
@@ -338,6 +341,11 @@ enum tl_err cfg_validate(const struct cfg *c, struct tl_diag *d)
     }
     if (c->body_max == 0 || c->params_max == 0 || c->name_max == 0 || c->read_timeout_s == 0) {
         tl_diag_set(d, f, 0, 0, "[limits] body_max, params_max, name_max and read_timeout_s must be > 0");
+        return TL_EINVAL;
+    }
+    if (c->cache_local_size_mb > CFG_LOCAL_SIZE_MB_MAX) {
+        tl_diag_set(d, f, 0, 0, "[cache] local_size_mb = %u: must be 0..%u", c->cache_local_size_mb,
+                    CFG_LOCAL_SIZE_MB_MAX);
         return TL_EINVAL;
     }
     if (c->page_size == 0 || c->page_size > CFG_PAGE_SIZE_MAX) {

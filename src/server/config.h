@@ -51,6 +51,7 @@ struct cfg {
     unsigned db_timeout_ms;         /* connect/read/write bound, default 1000 */
     /* [cache] */
     char cache_servers[CFG_PATH_MAX];   /* "host:port,host:port"; "" = caching off */
+    unsigned cache_local_size_mb;       /* same-host tier in shared memory, MiB; 0 = off; default 64 */
     char cache_username[256];
     char cache_password[256];           /* secret */
     char cache_key_prefix[64];          /* default "tasklist:" */

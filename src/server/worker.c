@@ -74,7 +74,7 @@ void srv_worker_main(struct srv_worker *w)
      * the heap and let the heap keep its top: a worker's peak stays resident. */
     mallopt(M_MMAP_THRESHOLD, 16 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 32 * 1024 * 1024);
-    w->arena = arena_new(0);
+    w->arena = arena_new(256 * 1024);   /* pages and cached values up to 64 KiB stay in its kept first block */
     w->ctx = w->app->worker_init ? w->app->worker_init(w->cfg, w->state) : NULL;
     if (!w->arena || (w->app->worker_init && !w->ctx)) {
         log_error("worker: initialisation failed; exiting");
@@ -393,6 +393,12 @@ static void srv_worker_dispatch(struct srv_worker *w, struct req *r, struct resp
     if (safe && c->status_path[0] && str_eq_c(r->path, c->status_path)) {
         resp->content_type = "application/json";
         srv_board_json(w->board, &resp->body);
+        if (w->app->status_json && resp->body.len >= 2 &&
+            memcmp(resp->body.p + resp->body.len - 2, "}\n", 2) == 0) {
+            resp->body.len -= 2;   /* reopen the object for the app's members */
+            w->app->status_json(w->ctx, &resp->body);
+            strbuf_puts(&resp->body, "}\n");
+        }
         resp_header(resp, "Cache-Control", STR("no-store"));
         return;
     }

@@ -11,7 +11,8 @@ tl_init traffic
 tl_need sqlite3
 mock_start --user mcuser --pass mcpass || tl_fail "mock memcached did not start"
 export MEMCACHIER_SERVERS=127.0.0.1:$MOCK_PORT MEMCACHIER_USERNAME=mcuser MEMCACHIER_PASSWORD=mcpass
-export DATABASE_URL="sqlite:///$T/db/tasks.sqlite" TASKLIST_SERVER_DEBUG=true WORKERS=1
+# the same-host tier off: this test counts what reaches memcached (tests/e2e/caching.sh covers the tier)
+export DATABASE_URL="sqlite:///$T/db/tasks.sqlite" TASKLIST_SERVER_DEBUG=true WORKERS=1 TASKLIST_CACHE_LOCAL_SIZE_MB=0
 app_start
 seed() { sqlite3 "$T/db/tasks.sqlite" "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x<$1)
   INSERT INTO task(name) SELECT 'seed '||x FROM c;"; }
