@@ -61,11 +61,24 @@ void tier_stats_of(const struct tier *t, struct tier_stats *out);
  * Returns how many were found. */
 int tier_print_running(FILE *out);
 
-/* For the fuzzer and tests: check the record at byte `off` of a log of
- * log_size bytes (any content) for key/hash, without reading outside it.
- * True with the value's offset and length when it is a whole record of that
- * key, not longer than max_value. */
+/* What tier_record_check found: where the value is, and the record's own
+ * checksum and expiry (from one copy of its header). */
+struct tier_record_view {
+    uint64_t value_off;
+    uint32_t value_len;
+    uint64_t checksum;      /* tier_checksum(key, value) when it was written */
+    int64_t expires;
+};
+
+/* For lookups, the fuzzer and tests: check the record at byte `off` of a log
+ * of log_size bytes (any content) for key/hash, without reading outside it.
+ * True with *out filled when it is a record of that key whose value fits in
+ * the log and is not longer than max_value. The bytes may still be torn: the
+ * caller checks the checksum on its copy of the value. */
 bool tier_record_check(const unsigned char *log, uint64_t log_size, uint64_t off, struct str key,
-                       uint64_t hash, size_t max_value, uint64_t *value_off, uint32_t *value_len);
+                       uint64_t hash, size_t max_value, struct tier_record_view *out);
+/* A fast 64-bit checksum of key and value (not cryptographic: it detects a
+ * record torn by a writer that was lapped by the log, not an attacker). */
+uint64_t tier_checksum(struct str key, struct str value);
 
 #endif
