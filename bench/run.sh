@@ -15,6 +15,9 @@
 # Environment: W (workers, 4), N (tasks; a list runs the table for each: N="20 1000"; default 20),
 #   DURATION (seconds per wrk run, 5), REPEAT (3), WARMUP (seconds, 1), CONNS (64), THREADS (2),
 #   TL_BIN (use this tasklist binary instead of building), ROWS (subset, e.g. ROWS="1 2 2b 3"),
+#   TL_BIN_BASE (a tasklist binary of another commit, e.g. the one before a change: adds row 3base,
+#   row 3 served by that binary with its own migrations, interleaved with the others; its build must
+#   still exist, since its migrations folder is the one compiled into it),
 #   PROFILE=1 (perf record -a during each measured run; PROFILE=dwarf adds call graphs; reports in
 #   bench/out/profile/; the figures of a profiled run are disturbed by perf: do not publish them).
 # Output: the table on stdout, and bench/out/results.md, results.csv, chart.png (gnuplot).
@@ -29,7 +32,7 @@ REPEAT=${REPEAT:-3}
 WARMUP=${WARMUP:-1}
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
-ROWS=${ROWS:-"1 2 2b 3 4 5 6 7"}
+ROWS=${ROWS:-"1 2 2b 3 3m 4 5 6 7"}
 B=/tmp/tl-bench
 RUN=$B/run
 OUT=$ROOT/bench/out
@@ -186,7 +189,7 @@ pool_stop() {
   POOL_PID=""
   rm -f "$SOCK"
 }
-# pool_start KIND [DB PREFIX CACHE DEBUG]: KIND hello | hello_mc | tasklist
+# pool_start KIND [DB PREFIX CACHE DEBUG [BINARY]]: KIND hello | hello_mc | tasklist
 pool_start() {
   local kind=$1 log=$RUN/logs/pool-$1-${4:-}-${5:-}.log
   pool_stop
@@ -196,15 +199,15 @@ pool_start() {
     hello_mc) MC_PORT=$MC_PORT MC_USER=$MC_USER MC_PASS=$MC_PASS \
         "$RUN/bin/fcgi_hello_mc" --listen "$SOCK" "$W" "$PAGE" >>"$log" 2>&1 & ;;
     tasklist)
-      local db=$2 prefix=$3 cache=$4 debug=$5 mc=()
+      local db=$2 prefix=$3 cache=$4 debug=$5 bin=${6:-$TL} mc=()
       [ "$cache" = on ] && mc=(MEMCACHIER_SERVERS=127.0.0.1:$MC_PORT MEMCACHIER_USERNAME=$MC_USER
                                MEMCACHIER_PASSWORD=$MC_PASS)
       # run from $RUN: no conf/tasklist.ini or .env of the checkout is read, only what is set here
       (cd "$RUN" && exec env -u MEMCACHIER_SERVERS -u MEMCACHIER_USERNAME -u MEMCACHIER_PASSWORD \
         $(env | awk -F= '/^TASKLIST_/{print "-u " $1}') \
         DATABASE_URL="sqlite:///$db" SECRET_KEY="$SECRET" TASKLIST_CACHE_KEY_PREFIX="$prefix" \
-        TASKLIST_SERVER_DEBUG="$debug" "${mc[@]}" \
-        "$TL" serve --listen "unix:$SOCK" --workers "$W" --templates "$ROOT/templates") >>"$log" 2>&1 & ;;
+        TASKLIST_SERVER_DEBUG="$debug" "${mc[@]}" ${POOL_EXTRA_ENV:-} \
+        "$bin" serve --listen "unix:$SOCK" --workers "$W" --templates "${7:-$ROOT/templates}") >>"$log" 2>&1 & ;;
   esac
   POOL_PID=$!; POOL_KIND=$kind; PIDS+=("$POOL_PID")
   wait_unix "$SOCK" || { say "pool $kind did not start: $(tail -3 "$log")"; pool_stop; return 1; }
@@ -215,16 +218,22 @@ pool_start() {
 }
 children() { ps -o pid= --ppid "$1" 2>/dev/null | tr -s ' \n' ' '; }
 
-# mem PID -> "pss_master rss_master pss_children_sum rss_children_sum n_children" (KiB)
+# mem PID -> "pss_master rss_master pss_children_sum rss_children_sum n_children tier_rss" (KiB). PSS and
+# RSS leave out the same-host tier's segment (memfd:tasklist-cache), whose resident size is the last
+# field (the master's view of it: every process maps the same pages).
+mem_of() { # PID -> "pss rss tier_rss" from /proc/PID/smaps
+  awk '/^[0-9a-f]+-[0-9a-f]+ /{tier = ($0 ~ /memfd:tasklist-cache/)}
+       /^Pss:/{if (!tier) p += $2} /^Rss:/{if (tier) t += $2; else r += $2}
+       END{print p+0, r+0, t+0}' "/proc/$1/smaps" 2>/dev/null
+}
 mem() {
-  local m=$1 k pm rm ps=0 rs=0 n=0 v
-  read -r pm rm < <(awk '/^Pss:/{p=$2} /^Rss:/{r=$2} END{print p+0, r+0}' "/proc/$m/smaps_rollup" 2>/dev/null)
+  local m=$1 k pm rm tm ps=0 rs=0 n=0 p r t
+  read -r pm rm tm < <(mem_of "$m")
   for k in $(children "$m"); do
-    read -r p r < <(awk '/^Pss:/{p=$2} /^Rss:/{r=$2} END{print p+0, r+0}' "/proc/$k/smaps_rollup" 2>/dev/null)
+    read -r p r t < <(mem_of "$k")
     ps=$((ps + ${p:-0})); rs=$((rs + ${r:-0})); n=$((n + 1))
   done
-  v="${pm:-0} ${rm:-0} $ps $rs $n"
-  echo "$v"
+  echo "${pm:-0} ${rm:-0} $ps $rs $n ${tm:-0}"
 }
 
 # ---- wrk and its output --------------------------------------------------------------------------
@@ -253,10 +262,10 @@ counters() { # curl args...
 }
 
 # ---- the page: seeded databases, the rendered page -----------------------------------------------
-seed_db() { # FILE N: schema by `tasklist db upgrade`, then N tasks
-  local f=$1 n=$2
+seed_db() { # FILE N [BINARY]: schema by `tasklist db upgrade`, then N tasks
+  local f=$1 n=$2 bin=${3:-$TL}
   rm -f "$f" "$f"-*
-  (cd "$RUN" && DATABASE_URL="sqlite:///$f" "$TL" db upgrade --migrations "$ROOT/migrations") >>"$RUN/logs/db-upgrade.log" 2>&1 || return 1
+  (cd "$RUN" && DATABASE_URL="sqlite:///$f" "$bin" db upgrade --migrations "$ROOT/migrations") >>"$RUN/logs/db-upgrade.log" 2>&1 || return 1
   sqlite3 "$f" "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM s WHERE i<$n)
                 INSERT INTO task(name) SELECT 'Task number ' || i FROM s;" || return 1
 }
@@ -275,7 +284,7 @@ synthetic_page() { # N -> a page shaped like templates/task_list/index.html (whe
 
 declare -A RES MEMV CNT NOTE BYTES ROW_NAMES
 ROW_NAMES=([1]="nginx static copy" [2]="libfcgi hello (ceiling)" [2b]="libfcgi hello + 1 memcached get"
-  [3]="GET / view cache hit" [4]="GET / caching off (db + render)" [5]="GET / cold, fragments cached"
+  [3]="GET / view cache hit" [3m]="GET / view cache hit from memcached (same-host tier off: a cold host)" [3base]="GET / view cache hit, TL_BIN_BASE" [4]="GET / caching off (db + render)" [5]="GET / cold, fragments cached"
   [6]="POST / + 303 redirect" [7]="GET /api/tasks")
 
 # profile_report DATA OUTPREFIX "PIDS": CPU share per process, and the symbols of the row's pool
@@ -295,6 +304,8 @@ measure_n() { # N
   PAGE=$RUN/static/page.html
   local have_tl=0
   if [ -n "$TL" ] && seed_db "$DB" "$n" && seed_db "$DBPOST0" "$n"; then have_tl=1; fi
+  local DBBASE=$RUN/db/base-$n.sqlite have_base=0
+  if [ -n "${TL_BIN_BASE:-}" ] && seed_db "$DBBASE" "$n" "$TL_BIN_BASE"; then have_base=1; fi
   [ -n "$TL" ] && [ $have_tl = 0 ] && say "cannot set up the database (see $RUN/logs/db-upgrade.log)"
 
   # The page: rendered by tasklist itself (caching off, so nothing is stored yet), else synthetic.
@@ -323,6 +334,11 @@ measure_n() { # N
       CNT[$n,4]=$(counters "$APP_URL/")
       pool_stop
     fi
+    if POOL_EXTRA_ENV=TASKLIST_CACHE_LOCAL_SIZE_MB=0 pool_start tasklist "$DB" "bench$n:" on true; then
+      counters "$APP_URL/" >/dev/null
+      CNT[$n,3m]=$(counters "$APP_URL/")
+      pool_stop
+    fi
     cp "$DBPOST0" "$RUN/db/post-sample.sqlite"
     if pool_start tasklist "$RUN/db/post-sample.sqlite" "bpost$n:" on true; then
       counters -H "Origin: $APP_URL" --data 'name=sample+1' "$APP_URL/" >/dev/null
@@ -340,6 +356,10 @@ measure_n() { # N
         2) pool_start hello || ok=0 ;;
         2b) pool_start hello_mc || ok=0 ;;
         3) [ $have_tl = 1 ] && pool_start tasklist "$DB" "bench$n:" on false || ok=0 ;;
+        3m) [ $have_tl = 1 ] && POOL_EXTRA_ENV=TASKLIST_CACHE_LOCAL_SIZE_MB=0 \
+              pool_start tasklist "$DB" "bench$n:" on false || ok=0 ;;
+        3base) [ $have_base = 1 ] && pool_start tasklist "$DBBASE" "base$n:" on false "$TL_BIN_BASE" \
+                 "${TL_TEMPLATES_BASE:-$ROOT/templates}" || ok=0 ;;
         4) [ $have_tl = 1 ] && pool_start tasklist "$DB" "bench$n:" off false || ok=0 ;;
         5) [ $have_tl = 1 ] && pool_start tasklist "$DB" "bench$n:" on true || ok=0
            args=(-H 'Cache-Control: no-cache') ;;
@@ -360,8 +380,9 @@ measure_n() { # N
         st=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "${args[@]}" "$url")
       fi
       [ "$rep" = 1 ] && NOTE[$n,$row,status]=$st
-      if [ "$row" = 3 ]; then
-        curl -s -o /dev/null -D - "$url" | tr -d '\r' | grep -qi '^x-cache: hit' || NOTE[$n,3,nohit]=1
+      if [ "$row" = 3 ] || [ "$row" = 3m ] || [ "$row" = 3base ]; then
+        curl -s -o /dev/null -D - "$url" >/dev/null
+        curl -s -o /dev/null -D - "$url" | tr -d '\r' | grep -qi '^x-cache: hit' || NOTE[$n,$row,nohit]=1
       fi
       BENCH_ORIGIN=$APP_URL warm "${args[@]}" "$url"
       local v
@@ -414,7 +435,7 @@ echo "n_tasks,row,name,rps,p50_ms,p99_ms,errors,requests_total,pct_of_row2,pct_o
       rps=$(col "$n" "$row" 1); p50=$(col "$n" "$row" 2); p99=$(col "$n" "$row" 3)
       err=$(col "$n" "$row" 4); req=$(col "$n" "$row" 5)
       read -r db rt <<<"${CNT[$n,$row]:-- -}"
-      read -r pm rm pw rw nw <<<"${MEMV[$n,$row]:-0 0 0 0 0}"
+      read -r pm rm pw rw nw tier <<<"${MEMV[$n,$row]:-0 0 0 0 0 0}"
       [ "${nw:-0}" -gt 0 ] && { pwa=$((pw / nw)); rwa=$((rw / nw)); } || { pwa=0; rwa=0; }
       if [ "$rps" = "-" ]; then
         echo "| $row | ${ROW_NAMES[$row]} | not measured (tasklist not built) | | | | | | | | | | |"
@@ -429,13 +450,15 @@ echo "n_tasks,row,name,rps,p50_ms,p99_ms,errors,requests_total,pct_of_row2,pct_o
     echo
     # targets (reported, never enforced)
     r3=$(col "$n" 3 1); r4=$(col "$n" 4 1); p99_3=$(col "$n" 3 3)
-    read -r pm rm pw rw nw <<<"${MEMV[$n,3]:-0 0 0 0 0}"
+    read -r pm rm pw rw nw tier <<<"${MEMV[$n,3]:-0 0 0 0 0 0}"
     if [ "$r3" != "-" ]; then
-      echo "Targets: row 3 = $(pct "$r3" "$r2b") of row 2b (target >= 95%);" \
+      echo "Targets: row 3 = $(pct "$r3" "$r2") of row 2, the libfcgi ceiling (target >= 90% with the" \
+        "same-host tier); row 3m (memcached only) = $(pct "$(col "$n" 3m 1)" "$r2b") of row 2b;" \
         "row 4 = $(pct "$r4" "$r2") of row 2 (target >= 60% with 20 tasks);" \
         "row 3 p99 = ${p99_3} ms (target < 5 ms; with $CONNS connections always in flight the mean latency is" \
         "$CONNS / throughput = $(awk -v c="$CONNS" -v r="$r3" 'BEGIN{printf "%.2f", 1000*c/r}') ms, and row 2's p99 is $(col "$n" 2 3) ms);" \
-        "master + $nw workers = $(kib_mib $((pm + pw))) MiB PSS (target < 8 MiB)."
+        "master + $nw workers = $(kib_mib $((pm + pw))) MiB PSS without the tier's segment (target < 8 MiB);" \
+        "the segment's resident size: $(kib_mib "${tier:-0}") MiB."
       [ -n "${NOTE[$n,miss]:-}" ] && echo "First GET / after start (view and fragments cold): db queries / mc round trips = ${NOTE[$n,miss]/ / / }."
       [ -n "${NOTE[$n,3,nohit]:-}" ] && echo "WARNING: row 3 was not answered with X-Cache: HIT before measuring."
     fi

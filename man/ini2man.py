@@ -74,7 +74,7 @@ def main(argv):
                 o.append(esc(text))
             for group in re.findall(r"Environment: ([A-Z_, ]+)", text):
                 for n in re.split(r"[, ]+", group):
-                    if n:
+                    if n and not n.startswith("TASKLIST_"):   # the generic form, listed once below
                         envs.append((n, name, [x for x, _, _ in keys]))
     o += [".SH ENVIRONMENT",
           "Every key can be set as \\fBTASKLIST_\\fISECTION\\fB_\\fIKEY\\fR (upper case); "

@@ -6,10 +6,10 @@
 set -euo pipefail
 BUILD="meson ninja-build pkg-config gcc libc6-dev libfcgi-dev libinih-dev libmemcached-dev libmariadb-dev
   libsasl2-dev libsodium-dev libsqlite3-dev libjansson-dev"
-RUN="$BUILD nginx memcached sasl2-bin libmemcached-tools sqlite3 python3 curl procps"
+RUN="$BUILD nginx memcached sasl2-bin libmemcached-tools sqlite3 python3 curl procps util-linux"
 # the package test (tests/package/): dpkg-buildpackage, lintian, man, the Prometheus text parser
 PACKAGE="debhelper dpkg-dev lintian man-db python3-prometheus-client binutils git"
-TEST="$RUN clang libclang-rt-14-dev spawn-fcgi mariadb-server mariadb-client python3-jinja2 wrk psmisc $PACKAGE"
+TEST="$RUN clang libclang-rt-14-dev spawn-fcgi mariadb-server mariadb-client python3-jinja2 wrk psmisc openssl $PACKAGE"
 BENCH="$TEST gnuplot-nox"
 list=0
 if [ "${1:-}" = --list ]; then list=1; shift; fi

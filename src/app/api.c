@@ -1,7 +1,8 @@
 /*
  * app/api.c - the JSON API for scripts and mobile clients (jansson).
  * Owns: GET|POST /api/tasks, GET|DELETE /api/tasks/<int:id>; JSON bodies in
- *   and out, JSON errors ({"error": "..."}), the same validation as the form.
+ *   and out, JSON errors ({"error": "..."}), the same validation as the form;
+ *   the list in keyset pages (?limit=, ?after=, Link: <...>; rel="next").
  * Invariants: POST needs Content-Type application/json (a cross-site HTML
  *   form cannot send that); reads share the memoized query.
  * Context: worker only.
@@ -17,6 +18,7 @@ static enum tl_err api_send(struct req *r, struct resp *w, int status, json_t *d
 static enum tl_err api_error(struct req *r, struct resp *w, int status, const char *msg);
 static enum tl_err api_failure(struct req *r, struct resp *w, enum tl_err e);
 static json_t *api_task_json(long long id, struct str name);
+static bool api_list_query(const struct req *r, struct task_page_query *q);
 
 enum tl_err api_tasks(struct req *r, struct resp *w)
 {
@@ -41,21 +43,32 @@ enum tl_err api_tasks(struct req *r, struct resp *w)
         if (problem || !str_is_valid_utf8(name))
             return api_error(r, w, 400, problem ? problem : "Task name must be UTF-8 text.");
         long long id;
+        uint64_t before = app_tasks_will_change(r);
         enum tl_err e = task_create(app_worker_of(r)->db, name, &id);
         if (e != TL_OK)
             return api_failure(r, w, e);
-        app_tasks_changed(r, 0);
+        app_tasks_changed(r, before);
         char *loc = arena_printf(r->arena, "/api/tasks/%lld", id);
         resp_header(w, "Location", str_c(loc));
         return api_send(r, w, 201, api_task_json(id, name));
     }
-    struct task_list tl;
-    enum tl_err e = app_all_tasks(r, &tl);
+    struct task_page_query q;
+    if (!api_list_query(r, &q))
+        return api_error(r, w, 400, "Use ?limit=N (1..1000) and ?after=ID (a task id).");
+    struct task_page page;
+    enum tl_err e = app_task_page(r, &q, &page);
     if (e != TL_OK)
         return api_failure(r, w, e);
+    const struct task_list tl = page.list;
     json_t *arr = json_array();
     for (size_t i = 0; i < tl.n; i++)
         json_array_append_new(arr, api_task_json(tl.items[i].id, tl.items[i].name));
+    if (page.has_more && tl.n) {
+        char *link = arena_printf(r->arena, "</api/tasks?limit=%u&after=%lld>; rel=\"next\"", q.limit,
+                                  tl.items[tl.n - 1].id);
+        if (link)
+            resp_header(w, "Link", str_c(link));
+    }
     return api_send(r, w, 200, arr);
 }
 
@@ -63,10 +76,11 @@ enum tl_err api_task(struct req *r, struct resp *w)
 {
     struct app_worker *aw = app_worker_of(r);
     if (r->method == HTTP_DELETE) {
+        uint64_t before = app_tasks_will_change(r);
         enum tl_err e = task_delete(aw->db, r->route_id);
         if (e != TL_OK)
             return api_failure(r, w, e);
-        app_tasks_changed(r, r->route_id);
+        app_tasks_changed(r, before);
         w->status = 204;
         w->content_type = "application/json";
         return TL_OK;
@@ -112,8 +126,28 @@ static enum tl_err api_failure(struct req *r, struct resp *w, enum tl_err e)
     case TL_ETIMEOUT:
         resp_header(w, "Retry-After", STR("1"));
         return api_error(r, w, 503, "The database is unavailable; try again shortly.");
-    default:
-        log_error("api: %.*s %.*s: %s", STR_FMT(r->method_name), STR_FMT(r->path), tl_strerror(e));
+    default: {
+        char mb[LOG_CLIENT_BUF], pb[LOG_CLIENT_BUF];
+        log_error("api: %s \"%s\": %s", log_client(r->method_name, mb, sizeof mb),
+                  log_client(r->path, pb, sizeof pb), tl_strerror(e));
         return api_error(r, w, 500, "Internal error.");
     }
+    }
+}
+
+/* The list is ascending by id: ?after=ID (default: from the start) and
+ * ?limit=N (default [app] page_size, at most 1000). False for anything
+ * else (a non-canonical number, 0, a limit over 1000). */
+static bool api_list_query(const struct req *r, struct task_page_query *q)
+{
+    struct str after = STR_NULL, limit = STR_NULL;
+    long long lim = app_worker_of(r)->cfg->page_size;
+    *q = (struct task_page_query){ TASK_PAGE_AFTER, 0, 0 };
+    if (req_kvs_get(&r->args, STR("after"), &after) && !str_parse_id(after, &q->anchor))
+        return false;
+    if (req_kvs_get(&r->args, STR("limit"), &limit) &&
+        (!str_parse_id(limit, &lim) || lim > TASK_PAGE_LIMIT_MAX))
+        return false;
+    q->limit = (unsigned)lim;
+    return true;
 }

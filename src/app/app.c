@@ -8,10 +8,12 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "../cache/cached.h"
 #include "../cache/client.h"
 #include "../cache/fragment.h"
+#include "../cache/tier.h"
 #include "../server/log.h"
 #include "app.h"
 #include "internal.h"
@@ -22,6 +24,46 @@ static const struct route app_routes[] = {
     { HTTP_GET | HTTP_POST, "/api/tasks", "api.tasks", api_tasks },
     { HTTP_GET | HTTP_DELETE, "/api/tasks/<int:id>", "api.task", api_task },
 };
+
+/* The same-host tier lives as long as the master: a reload keeps it when
+ * its size is unchanged, and otherwise maps a new one for the new workers
+ * (the old ones keep their own mapping until they exit). */
+static struct tier *app_tier;
+
+static struct tier *app_tier_for(const struct cfg *c)
+{
+    unsigned mb = c->cache_servers[0] ? c->cache_local_size_mb : 0;
+    if (app_tier && tier_size_mb(app_tier) == mb)
+        return app_tier;
+    tier_free(app_tier);
+    app_tier = NULL;
+    if (mb == 0)
+        return NULL;
+    struct tl_diag d = { 0 };
+    app_tier = tier_new(mb, c->cache_item_size_max, &d);
+    if (!app_tier)
+        log_warn("%s; serving without it (memcached only)", d.msg);
+    else
+        log_info("cache: same-host tier of %u MiB (memfd tasklist-cache)", mb);
+    return app_tier;
+}
+
+static void app_status_json(void *ctx, struct strbuf *out)
+{
+    const struct app_worker *aw = ctx;
+    if (!aw || !aw->state->tier) {
+        strbuf_puts(out, ",\"cache_tier\":null");
+        return;
+    }
+    struct tier_stats s;
+    tier_stats_of(aw->state->tier, &s);
+    strbuf_printf(out,
+                  ",\"cache_tier\":{\"size\":%llu,\"hits\":%llu,\"misses\":%llu,\"stores\":%llu,"
+                  "\"evictions\":%llu,\"bytes_used\":%llu,\"entries\":%llu}",
+                  (unsigned long long)s.size, (unsigned long long)s.hits, (unsigned long long)s.misses,
+                  (unsigned long long)s.stores, (unsigned long long)s.evictions,
+                  (unsigned long long)s.bytes_used, (unsigned long long)s.entries);
+}
 
 static void *app_master_load(const struct cfg *c, struct tl_diag *d)
 {
@@ -40,6 +82,7 @@ static void *app_master_load(const struct cfg *c, struct tl_diag *d)
         tl_diag_set(d, c->templates, 0, 0, "template task_list/index.html not found");
         goto fail;
     }
+    st->tier = app_tier_for(c);   /* last: a failed load keeps the old state and its tier */
     return st;
 fail:
     router_free(st->router);
@@ -63,6 +106,13 @@ static const struct router *app_router_of(void *state)
     return ((struct app_state *)state)->router;
 }
 
+/* The cache layer's version source: one primary-key read on this worker's
+ * connection (cache_bind). */
+static enum tl_err app_data_version(void *db, uint64_t *out)
+{
+    return task_data_version(db, out);
+}
+
 static void *app_worker_init(const struct cfg *c, void *state)
 {
     struct app_worker *aw = calloc(1, sizeof *aw);
@@ -83,7 +133,10 @@ static void *app_worker_init(const struct cfg *c, void *state)
         free(aw);
         return NULL;
     }
-    cache_bind(aw->cache, c->cache_default_timeout_s);
+    cache_bind(aw->cache, c->cache_default_timeout_s, app_data_version, aw->db);
+    if (aw->state->tier && cache_enabled(aw->cache))
+        tier_attach(aw->state->tier, (unsigned)getpid());
+    cache_bind_tier(cache_enabled(aw->cache) ? aw->state->tier : NULL);
     cache_honor_no_cache(c->debug);
     if (cache_enabled(aw->cache))
         aw->sessions = sess_store_new(c, aw->cache);
@@ -96,10 +149,36 @@ static void app_worker_fini(void *ctx)
     if (!aw)
         return;
     sess_store_free(aw->sessions);
-    cache_bind(NULL, 0);
+    cache_bind(NULL, 0, NULL, NULL);
+    cache_bind_tier(NULL);
     cache_free(aw->cache);
     db_close(aw->db);
     free(aw);
+}
+
+/* The value of our "session" cookie. Another application on the same host
+ * (Flask's default cookie name is "session" too) may have one of its own, and
+ * the browser sends both: with several, the first whose MAC verifies wins
+ * (an HMAC each, only then), else the first. */
+static struct str app_session_cookie(const struct req *r)
+{
+    struct str first = STR_NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < r->cookies.n; i++) {
+        if (str_eq(r->cookies.v[i].name, STR("session")) && n++ == 0)
+            first = r->cookies.v[i].value;
+    }
+    if (n < 2)
+        return first;
+    const struct cfg *c = app_worker_of(r)->cfg;
+    unsigned char id[32];
+    for (size_t i = 0; i < r->cookies.n; i++) {
+        struct str v = r->cookies.v[i].value;
+        if (str_eq(r->cookies.v[i].name, STR("session")) &&
+            sess_cookie_verify(v, c->secret_key, c->secret_key_fallbacks, id))
+            return v;
+    }
+    return first;
 }
 
 static enum tl_err app_before(struct req *r, struct resp *w)
@@ -110,7 +189,7 @@ static enum tl_err app_before(struct req *r, struct resp *w)
     if (!ar)
         return TL_ENOMEM;
     if (aw->sessions)
-        ar->sess = sess_begin(aw->sessions, req_cookie(r, "session"), r->arena);
+        ar->sess = sess_begin(aw->sessions, app_session_cookie(r), r->arena);
     if (aw->cfg->debug) {
         ar->db_queries_at_start = db_query_count(aw->db);
         ar->cache_round_trips_at_start = cache_stats_of(aw->cache)->round_trips;
@@ -119,10 +198,17 @@ static enum tl_err app_before(struct req *r, struct resp *w)
     return TL_OK;
 }
 
-/* GET /metrics: this worker's totals (one cache tier so far: memcached). */
+/* GET /metrics: this worker's memcached and database totals, and the
+ * same-host tier's pool-wide ones (its segment counts for every process). */
 static void app_metrics(void *ctx, struct srv_metrics_sample *out)
 {
     const struct app_worker *aw = ctx;
+    if (aw->state->tier) {
+        struct tier_stats ts;
+        tier_stats_of(aw->state->tier, &ts);
+        out->tier[SRV_TIER_LOCAL] = (struct srv_tier_sample){
+            .hits = ts.hits, .misses = ts.misses, .is_total = true };
+    }
     const struct cache_stats *cs = cache_stats_of(aw->cache);
     out->tier[SRV_TIER_MEMCACHED] = (struct srv_tier_sample){
         .hits = cs->hits,
@@ -163,6 +249,7 @@ const struct srv_app app_tasklist = {
     .worker_fini = app_worker_fini,
     .before = app_before,
     .after = app_after,
+    .status_json = app_status_json,
     .metrics = app_metrics,
 };
 
@@ -263,6 +350,12 @@ bool app_sessions_usable(const struct req *r)
     return ar && ar->sess && cache_enabled(app_worker_of(r)->cache);
 }
 
+bool app_has_session(const struct req *r)
+{
+    const struct app_request *ar = app_request_of(r);
+    return app_sessions_usable(r) && sess_exists(ar->sess);
+}
+
 void app_flash(struct req *r, struct str category, struct str msg)
 {
     struct app_request *ar = app_request_of(r);
@@ -270,6 +363,14 @@ void app_flash(struct req *r, struct str category, struct str msg)
         sess_flash(ar->sess, category, msg);
         return;
     }
+    app_show_message(r, category, msg);
+}
+
+void app_show_message(struct req *r, struct str category, struct str msg)
+{
+    struct app_request *ar = app_request_of(r);
+    if (!ar)
+        return;
     size_t n = ar->n_messages;
     struct str *m = arena_realloc(r->arena, ar->messages, n * sizeof *m, (n + 1) * sizeof *m);
     struct str *c = m ? arena_realloc(r->arena, ar->categories, n * sizeof *c, (n + 1) * sizeof *c)
@@ -285,21 +386,9 @@ void app_flash(struct req *r, struct str category, struct str msg)
 
 const char *app_task_name_problem(const struct req *r, struct str name)
 {
-    size_t chars = 0;
-    bool blank = true;
-    for (size_t i = 0; i < name.len; i++) {
-        unsigned char c = (unsigned char)name.p[i];
-        if ((c & 0xC0) != 0x80)
-            chars++;
-        if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
-            blank = false;
-        if (c < 0x20 && c != '\t')
-            return "Task name must not contain control characters.";
-    }
-    if (blank)
-        return "Task name is required.";
     unsigned max = app_worker_of(r)->cfg->name_max;
-    if (max && chars > max)
+    enum app_name_verdict v = app_task_name_check(name, max);
+    if (v == APP_NAME_TOO_LONG)
         return arena_printf(r->arena, "Task name must be at most %u characters.", max);
-    return NULL;
+    return app_task_name_message(v);
 }

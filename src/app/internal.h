@@ -24,6 +24,7 @@
 struct app_state {
     struct tpl_set *templates;
     struct router *router;
+    struct tier *tier;            /* the same-host cache tier (borrowed), or NULL */
 };
 
 /* One per worker, created after fork. */
@@ -61,19 +62,45 @@ enum tl_err app_render(struct req *r, struct resp *w, const char *name, const st
 
 /* True when a flash can ride on a session to the next page (cache on). */
 bool app_sessions_usable(const struct req *r);
+/* True when the client already has a stored session (a valid cookie whose
+ * session memcached holds): a flash may ride on it without creating one. */
+bool app_has_session(const struct req *r);
 /* Flash msg with its category ("success", "error": the CSS class alert-<category>,
  * Flask's flash(message, category)): into the session when usable, else onto
  * this request's page. */
 void app_flash(struct req *r, struct str category, struct str msg);
+/* Show msg (with its category) on this request's page only (never stored in
+ * the session). */
+void app_show_message(struct req *r, struct str category, struct str msg);
 
 /* Validate a task name from a form or JSON: NULL when fine, else the
  * message to show ("Task name is required.", a length message). */
 const char *app_task_name_problem(const struct req *r, struct str name);
 
-/* The memoized query (MEMOIZE in task_cache.c) and the invalidation every
- * write runs after its commit. deleted_id > 0 also drops that task's fragment. */
-enum tl_err app_all_tasks(struct req *r, struct task_list *out);
-void app_tasks_changed(struct req *r, long long deleted_id);
+/* The rules behind it (task_name.c), pure: see that file. */
+enum app_name_verdict {
+    APP_NAME_OK,
+    APP_NAME_EMPTY,       /* nothing, or only ASCII spaces */
+    APP_NAME_INVISIBLE,   /* only Unicode spaces and format characters */
+    APP_NAME_CONTROL,     /* a C0/C1 control or DEL anywhere */
+    APP_NAME_BIDI,        /* a bidi embedding, override or isolate anywhere */
+    APP_NAME_BAD_UTF8,
+    APP_NAME_TOO_LONG,    /* more than max_chars code points */
+    APP_NAME__MAX
+};
+enum app_name_verdict app_task_name_check(struct str name, unsigned max_chars);
+/* The message shown for v (static), NULL for APP_NAME_OK. */
+const char *app_task_name_message(enum app_name_verdict v);
+
+/* One page of tasks through the memoized query (MEMOIZE in task_cache.c),
+ * keyed by the page and the data version. */
+enum tl_err app_task_page(struct req *r, const struct task_page_query *q, struct task_page *out);
+/* Around every write: app_tasks_will_change reads the data version before
+ * it (0 when the cache is off or the read failed), app_tasks_changed deletes
+ * the view and the memoized list of that version after the commit — the
+ * tutorial's explicit invalidation, which now only frees memory early. */
+uint64_t app_tasks_will_change(struct req *r);
+void app_tasks_changed(struct req *r, uint64_t version_before);
 
 /* Route handlers. */
 enum tl_err view_index(struct req *r, struct resp *w);

@@ -1,5 +1,6 @@
 /*
- * app/task_dao.c - the task table: all, get, create, delete (task_dao.h).
+ * app/task_dao.c - the task table: all, get, create, delete, and its data
+ *   version (task_dao.h).
  * Owns: the SQL for tasks. The same text serves both backends ("?"
  *   placeholders, no dialect-specific syntax); values are always bound.
  * Invariants: names are returned byte for byte as stored, copied into the
@@ -11,8 +12,12 @@
 
 #include "task_dao.h"
 
-static const char task_sql_all[] = "SELECT id, name FROM task ORDER BY id";
-static const char task_sql_get[] = "SELECT id, name FROM task WHERE id = ?";
+static const char task_sql_all[] = "SELECT id, name, rev FROM task ORDER BY id";
+static const char task_sql_get[] = "SELECT id, name, rev FROM task WHERE id = ?";
+static const char task_sql_last[] = "SELECT id, name, rev FROM task ORDER BY id DESC LIMIT ?";
+static const char task_sql_before[] = "SELECT id, name, rev FROM task WHERE id < ? ORDER BY id DESC LIMIT ?";
+static const char task_sql_after[] = "SELECT id, name, rev FROM task WHERE id > ? ORDER BY id LIMIT ?";
+static const char task_sql_version[] = "SELECT version FROM data_version WHERE name = 'task'";
 static const char task_sql_create[] = "INSERT INTO task (name) VALUES (?)";
 static const char task_sql_delete[] = "DELETE FROM task WHERE id = ?";
 
@@ -37,6 +42,48 @@ enum tl_err task_all(struct db *db, struct arena *a, struct task_list *out)
         *out = (struct task_list){ NULL, 0 };
     return e;
 }
+
+/* One more row than the page is asked for: its presence is has_more. The
+ * descending queries are reversed into ascending order. */
+enum tl_err task_page(struct db *db, const struct task_page_query *q, struct arena *a, struct task_page *out)
+{
+    *out = (struct task_page){ { NULL, 0 }, false };
+    if (q->limit < 1 || q->limit > TASK_PAGE_LIMIT_MAX)
+        return TL_EINVAL;
+    struct db_val p[2];
+    size_t n_p = 0;
+    const char *sql = q->dir == TASK_PAGE_LAST ? task_sql_last
+                      : q->dir == TASK_PAGE_BEFORE ? task_sql_before : task_sql_after;
+    if (q->dir != TASK_PAGE_LAST)
+        p[n_p++] = db_int(q->anchor);
+    p[n_p++] = db_int((long long)q->limit + 1);
+    struct task_collect c = { a, &out->list, 0, false };
+    enum tl_err e = db_query(db, sql, p, n_p, task_collect_row, &c);
+    if (e == TL_OK && c.oom)
+        e = TL_ENOMEM;
+    if (e != TL_OK) {
+        *out = (struct task_page){ { NULL, 0 }, false };
+        return e;
+    }
+    struct task_list *l = &out->list;
+    if (l->n > q->limit) {
+        out->has_more = true;
+        l->n = q->limit;   /* the extra row is the farthest one in either order */
+    }
+    if (q->dir != TASK_PAGE_AFTER) {
+        for (size_t i = 0, j = l->n ? l->n - 1 : 0; i < j; i++, j--) {
+            struct task t = l->items[i];
+            l->items[i] = l->items[j];
+            l->items[j] = t;
+        }
+    }
+    return TL_OK;
+}
+
+struct task_version {
+    uint64_t v;
+    bool found;
+};
 
 struct task_one {
     struct arena *a;
@@ -66,6 +113,31 @@ enum tl_err task_get(struct db *db, long long id, struct arena *a, struct task *
     if (o.oom)
         return TL_ENOMEM;
     return o.found ? TL_OK : TL_ENOTFOUND;
+}
+
+static int task_version_row(void *arg, const struct db_val *cols, size_t n_cols)
+{
+    struct task_version *tv = arg;
+    if (n_cols >= 1 && cols[0].type == DB_INT && cols[0].i >= 0) {
+        tv->v = (uint64_t)cols[0].i;
+        tv->found = true;
+    }
+    return 1;
+}
+
+enum tl_err task_data_version(struct db *db, uint64_t *out)
+{
+    struct task_version tv = { 0, false };
+    enum tl_err e = db_query(db, task_sql_version, NULL, 0, task_version_row, &tv);
+    if (e != TL_OK)
+        return e;
+    if (!tv.found) {
+        /* No row: the schema is older than migration 0002, or someone
+         * deleted it. Nothing cached can be validated: say so loudly. */
+        return TL_EIO;
+    }
+    *out = tv.v;
+    return TL_OK;
 }
 
 enum tl_err task_create(struct db *db, struct str name, long long *id_out)
@@ -114,7 +186,7 @@ static int task_collect_row(void *arg, const struct db_val *cols, size_t n_cols)
 
 static bool task_from_row(struct arena *a, const struct db_val *cols, size_t n_cols, struct task *out)
 {
-    if (n_cols < 2 || cols[0].type != DB_INT)
+    if (n_cols < 3 || cols[0].type != DB_INT || cols[2].type != DB_INT || cols[2].i < 0)
         return false;
     const struct str s = cols[1].type == DB_TEXT ? cols[1].s : STR("");
     char *copy = arena_strndup(a, s.p ? s.p : "", s.len);
@@ -122,5 +194,6 @@ static bool task_from_row(struct arena *a, const struct db_val *cols, size_t n_c
         return false;
     out->id = cols[0].i;
     out->name = (struct str){ copy, s.len };
+    out->rev = (uint64_t)cols[2].i;
     return true;
 }

@@ -1,12 +1,15 @@
 /*
  * cache/cached.c - runtime of the CACHED_VIEW / MEMOIZE / CACHED macros.
- * Owns: view and memo entry formats, the generation check that closes the
- *   stale-write race, stampede locks, ETag/304, invalidation helpers.
- * How the race is closed: a lookup fetches the entry AND the generation key
- *   in one multi-get; a miss remembers that generation and stores its result
- *   tagged with it. A write commits, then bumps the generation. So a render
- *   that read the database before a write stores an entry tagged with the old
- *   generation, and no later lookup accepts it.
+ * Owns: view and memo entry formats, the request's data version, stampede
+ *   locks, ETag/304, invalidation helpers.
+ * Why entries cannot be stale (docs/consistency.md): a request reads the
+ *   data version from the database before any data; every entry it looks up
+ *   or stores is keyed by that version and stamped with it. Every write
+ *   moves the version in its own transaction (database triggers), so a
+ *   request that starts after a write completed reads a newer version than
+ *   any entry built before the write: those keys are never asked for again,
+ *   whatever memcached did or missed. An entry built from data newer than
+ *   its key's version only serves requests that overlapped that write.
  * Context: worker only.
  */
 #include "cached.h"
@@ -19,34 +22,80 @@
 
 #include "../server/log.h"
 #include "client.h"
+#include "tier.h"
 
 #define CACHE_LOCK_TTL_S 10
 #define CACHE_LOCK_WAIT_MS 500
 #define CACHE_LOCK_POLL_MS 5
 
 static struct cache *cached_client;
+static struct tier *cached_tier;
 static unsigned cached_default_timeout_s = 300;
+static cache_version_fn cached_version_fn;
+static void *cached_version_ctx;
+/* The version the current request read (one request at a time per worker);
+ * forgotten when the request's arena is reset. */
+static bool cached_version_known;
+static uint64_t cached_version;
 static bool cached_honor_no_cache;
 /* Set by cache_view_run for the duration of one request with no-cache. */
 static bool cached_skip_lookups;
 
 static unsigned cached_ttl(int timeout_s);
 static bool cached_parse_u64(struct str s, uint64_t *out);
-static struct str cached_view_key(const struct cache_view_spec *spec, const struct req *r);
-static bool cached_lookup_view(struct str key, struct arena *a, struct cache_view_entry *e,
-                               bool *gen_known, uint64_t *gen, bool *reachable);
+static struct str cached_view_key(const struct cache_view_spec *spec, const struct req *r,
+                                  uint64_t version);
+static struct str cached_with_version(struct arena *a, struct str key, uint64_t version);
+static bool cached_arg_in_key(const struct cache_view_spec *spec, struct str name);
+static bool cached_lookup_view(struct str key, uint64_t version, unsigned ttl, struct arena *a,
+                               struct cache_view_entry *e, bool *reachable);
+static enum tl_err cached_get(struct str key, unsigned ttl, struct arena *a, struct str *value);
+static void cached_put(struct str key, struct str value, unsigned ttl);
 static void cached_serve_entry(const struct cache_view_entry *e, struct req *r, struct resp *w);
 static struct str cached_etag(struct arena *a, struct str body);
 static bool cached_etag_matches(const struct req *r, struct str etag);
-static bool cached_wait_for_entry(struct str key, struct arena *a, struct cache_view_entry *e);
-static bool cached_ensure_version(struct str key, bool *known, uint64_t *v);
+static bool cached_wait_for_entry(struct str key, uint64_t version, unsigned ttl, struct arena *a,
+                                  struct cache_view_entry *e);
+static void cached_version_forget(void *unused);
 static bool cached_view_storable(const struct cache_view_spec *spec, const struct resp *w);
 static void cached_sleep_ms(unsigned ms);
 
-void cache_bind(struct cache *cc, unsigned default_timeout_s)
+void cache_bind(struct cache *cc, unsigned default_timeout_s, cache_version_fn version,
+                void *version_ctx)
 {
     cached_client = cc;
     cached_default_timeout_s = default_timeout_s;   /* 0 = never expire, as configured */
+    cached_version_fn = version;
+    cached_version_ctx = version_ctx;
+    cached_version_known = false;
+}
+
+enum tl_err cache_data_version(struct arena *a, uint64_t *out)
+{
+    if (cached_version_known) {
+        *out = cached_version;
+        return TL_OK;
+    }
+    if (!cached_version_fn)
+        return TL_EINVAL;
+    uint64_t v;
+    enum tl_err e = cached_version_fn(cached_version_ctx, &v);
+    if (e != TL_OK)
+        return e;
+    /* Remembered only while the forget is registered: out of memory, the
+     * next call simply reads again. */
+    if (arena_on_reset(a, cached_version_forget, NULL) == 0) {
+        cached_version = v;
+        cached_version_known = true;
+    }
+    *out = v;
+    return TL_OK;
+}
+
+static void cached_version_forget(void *unused)
+{
+    (void)unused;
+    cached_version_known = false;
 }
 
 void cache_honor_no_cache(bool on)
@@ -59,6 +108,16 @@ struct cache *cache_bound(void)
     return cached_client;
 }
 
+void cache_bind_tier(struct tier *t)
+{
+    cached_tier = t;
+}
+
+struct tier *cache_bound_tier(void)
+{
+    return cached_tier;
+}
+
 unsigned cache_default_timeout(void)
 {
     return cached_default_timeout_s;
@@ -68,7 +127,7 @@ unsigned cache_default_timeout(void)
 
 void cache_view_entry_encode(const struct cache_view_entry *e, struct strbuf *out)
 {
-    strbuf_printf(out, "V1 %llu %d %zu %zu %zu %zu\n", (unsigned long long)e->generation,
+    strbuf_printf(out, "V2 %llu %d %zu %zu %zu %zu\n", (unsigned long long)e->version,
                   e->status, e->content_type.len, e->headers.len, e->etag.len, e->body.len);
     strbuf_append_str(out, e->content_type);
     strbuf_append_str(out, e->headers);
@@ -109,7 +168,7 @@ static bool cached_printable(struct str s)
 enum tl_err cache_view_entry_decode(struct str bytes, struct cache_view_entry *e)
 {
     const char *nl = memchr(bytes.p, '\n', bytes.len < 128 ? bytes.len : 128);
-    if (!nl || bytes.len < 3 || memcmp(bytes.p, "V1 ", 3) != 0)
+    if (!nl || bytes.len < 3 || memcmp(bytes.p, "V2 ", 3) != 0)
         return TL_EPARSE;
     uint64_t f[6];
     struct str head = { bytes.p + 3, (size_t)(nl - bytes.p) - 3 };
@@ -124,11 +183,14 @@ enum tl_err cache_view_entry_decode(struct str bytes, struct cache_view_entry *e
         }
     }
     size_t rest = bytes.len - (size_t)(nl + 1 - bytes.p);
-    if (f[1] < 200 || f[1] > 599 || f[2] > 256 || f[3] > 8192 || f[4] > 128 ||
-        f[2] + f[3] + f[4] + f[5] != rest)
+    /* The small fields are bounded first, and the body length is compared
+     * with what is left (not added): a forged length near 2^64 cannot wrap
+     * the sum around to pass. */
+    if (f[1] < 200 || f[1] > 599 || f[2] > 256 || f[3] > 8192 || f[4] > 128 || f[5] > rest ||
+        f[2] + f[3] + f[4] != rest - f[5])
         return TL_EPARSE;
     const char *p = nl + 1;
-    e->generation = f[0];
+    e->version = f[0];
     e->status = (int)f[1];
     e->content_type = (struct str){ p, f[2] };
     e->headers = (struct str){ p + f[2], f[3] };
@@ -150,44 +212,45 @@ enum tl_err cache_view_run(const struct cache_view_spec *spec, struct req *r, st
         (spec->unless && spec->unless(r)))
         return fn(r, w);
 
-    struct str key = cached_view_key(spec, r);
+    uint64_t version;
+    enum tl_err err = cache_data_version(r->arena, &version);
+    if (err != TL_OK)
+        return err;   /* no version, nothing can be validated: the database is the problem */
+    struct str key = cached_view_key(spec, r, version);
     struct cache_view_entry e;
-    bool gen_known = false, reachable = false;
-    uint64_t gen = 0;
-    bool skip = false;
+    bool skip = false, reachable = true;
     if (cached_honor_no_cache) {
         struct str cc_hdr = req_param(r, "HTTP_CACHE_CONTROL");
         skip = cc_hdr.len && memmem(cc_hdr.p, cc_hdr.len, "no-cache", 8);
     }
-    if (cached_lookup_view(key, r->arena, &e, &gen_known, &gen, &reachable) && !skip) {
+    unsigned ttl = cached_ttl(spec->timeout_s);
+    if (!skip && cached_lookup_view(key, version, ttl, r->arena, &e, &reachable)) {
         cached_serve_entry(&e, r, w);
         return TL_OK;
     }
     if (!reachable) {
-        enum tl_err err = fn(r, w);
+        err = fn(r, w);
         resp_header(w, "X-Cache", STR("MISS"));
         return err;
     }
-    if (!gen_known)
-        cached_ensure_version(cache_generation_key(cc), &gen_known, &gen);
 
     /* Stampede lock: the first worker to miss computes; the others wait a
      * little for its entry rather than all hitting the database at once. */
     struct str lock = { arena_printf(r->arena, "%.*s/lock", STR_FMT(key)), key.len + 5 };
     bool have_lock = !skip && cache_add(cc, lock, STR("1"), CACHE_LOCK_TTL_S) == TL_OK;
-    if (!have_lock && !skip && cached_wait_for_entry(key, r->arena, &e)) {
+    if (!have_lock && !skip && cached_wait_for_entry(key, version, ttl, r->arena, &e)) {
         cached_serve_entry(&e, r, w);
         return TL_OK;
     }
 
     cached_skip_lookups = skip;   /* memoized calls inside fn recompute too */
-    enum tl_err err = fn(r, w);
+    err = fn(r, w);
     cached_skip_lookups = false;
     if (err == TL_OK && w->status == 200) {
         struct str etag = cached_etag(r->arena, strbuf_str(&w->body));
-        if (gen_known && cached_view_storable(spec, w)) {
+        if (cached_view_storable(spec, w)) {
             struct cache_view_entry ne = {
-                .generation = gen, .status = w->status,
+                .version = version, .status = w->status,
                 .content_type = str_c(w->content_type ? w->content_type : "text/html; charset=utf-8"),
                 .headers = strbuf_str(&w->headers), .etag = etag, .body = strbuf_str(&w->body),
             };
@@ -195,7 +258,7 @@ enum tl_err cache_view_run(const struct cache_view_spec *spec, struct req *r, st
             strbuf_init(&sb, r->arena, w->body.len + 256);
             cache_view_entry_encode(&ne, &sb);
             if (!sb.oom)
-                cache_set(cc, key, strbuf_str(&sb), cached_ttl(spec->timeout_s));
+                cached_put(key, strbuf_str(&sb), ttl);
         }
         resp_header(w, "ETag", etag);
         if (cached_etag_matches(r, etag)) {
@@ -209,35 +272,33 @@ enum tl_err cache_view_run(const struct cache_view_spec *spec, struct req *r, st
     return err;
 }
 
-/* One round trip: [view entry, generation]. True (and e filled) when the
- * entry is valid for the current generation. */
-static bool cached_lookup_view(struct str key, struct arena *a, struct cache_view_entry *e,
-                               bool *gen_known, uint64_t *gen, bool *reachable)
+/* The same-host tier, else one memcached round trip. True (and e filled)
+ * when the entry exists, passes its codec and carries `version`;
+ * *reachable false when memcached could not be asked (breaker open,
+ * timeout). */
+static bool cached_lookup_view(struct str key, uint64_t version, unsigned ttl, struct arena *a,
+                               struct cache_view_entry *e, bool *reachable)
 {
-    struct cache *cc = cached_client;
-    struct str keys[2] = { key, cache_generation_key(cc) };
-    struct str vals[2];
-    bool found[2];
-    *reachable = cache_get_multi(cc, keys, 2, a, vals, found) == TL_OK;
-    if (!*reachable)
+    struct str val;
+    enum tl_err err = cached_get(key, ttl, a, &val);
+    *reachable = err == TL_OK || err == TL_ENOTFOUND;
+    if (err != TL_OK)
         return false;
-    *gen_known = found[1] && cached_parse_u64(vals[1], gen);
-    if (!found[0] || !*gen_known)
-        return false;
-    if (cache_view_entry_decode(vals[0], e) != TL_OK) {
-        log_warn("cache: view entry \"%.*s\" failed validation; ignored", STR_FMT(key));
+    if (cache_view_entry_decode(val, e) != TL_OK) {
+        char shown[LOG_CLIENT_BUF];
+        log_warn("cache: view entry \"%s\" failed validation; ignored", log_client(key, shown, sizeof shown));
         return false;
     }
-    return e->generation == *gen;
+    return e->version == version;
 }
 
-static bool cached_wait_for_entry(struct str key, struct arena *a, struct cache_view_entry *e)
+static bool cached_wait_for_entry(struct str key, uint64_t version, unsigned ttl, struct arena *a,
+                                  struct cache_view_entry *e)
 {
     for (unsigned waited = 0; waited < CACHE_LOCK_WAIT_MS; waited += CACHE_LOCK_POLL_MS) {
         cached_sleep_ms(CACHE_LOCK_POLL_MS);
-        bool gen_known, reachable;
-        uint64_t gen;
-        if (cached_lookup_view(key, a, e, &gen_known, &gen, &reachable))
+        bool reachable;
+        if (cached_lookup_view(key, version, ttl, a, e, &reachable))
             return true;
         if (!reachable)
             return false;
@@ -269,7 +330,8 @@ static bool cached_view_storable(const struct cache_view_spec *spec, const struc
     return !spec->response_filter || spec->response_filter(w);
 }
 
-static struct str cached_view_key(const struct cache_view_spec *spec, const struct req *r)
+static struct str cached_view_key(const struct cache_view_spec *spec, const struct req *r,
+                                  uint64_t version)
 {
     struct strbuf sb;
     strbuf_init(&sb, r->arena, 64 + r->path.len);
@@ -282,12 +344,16 @@ static struct str cached_view_key(const struct cache_view_spec *spec, const stru
     } else {
         strbuf_puts(&sb, fmt);
     }
-    if (spec->query_string && r->args.n) {
+    size_t n = 0;
+    const struct req_kv **sorted = NULL;
+    if ((spec->query_string || spec->query_args) && r->args.n &&
+        (sorted = arena_alloc(r->arena, r->args.n * sizeof *sorted)) != NULL) {
+        for (size_t i = 0; i < r->args.n; i++)
+            if (cached_arg_in_key(spec, r->args.v[i].name))
+                sorted[n++] = &r->args.v[i];
+    }
+    if (n) {
         /* Flask-Caching: a digest of the sorted args, so ?a=1&b=2 == ?b=2&a=1. */
-        size_t n = r->args.n;
-        const struct req_kv **sorted = arena_alloc(r->arena, n * sizeof *sorted);
-        for (size_t i = 0; i < n; i++)
-            sorted[i] = &r->args.v[i];
         for (size_t i = 1; i < n; i++) {
             for (size_t j = i; j > 0; j--) {
                 const struct req_kv *x = sorted[j - 1], *y = sorted[j];
@@ -314,6 +380,28 @@ static struct str cached_view_key(const struct cache_view_spec *spec, const stru
         strbuf_putc(&sb, '?');
         strbuf_puts(&sb, hex);
     }
+    return cached_with_version(r->arena, strbuf_str(&sb), version);
+}
+
+/* Whether query arg `name` is part of the view's key. */
+static bool cached_arg_in_key(const struct cache_view_spec *spec, struct str name)
+{
+    if (!spec->query_args)
+        return true;
+    for (const char *const *a = spec->query_args; *a; a++)
+        if (str_eq_c(name, *a))
+            return true;
+    return false;
+}
+
+/* key + "@" + version: every data-dependent key names its version. */
+static struct str cached_with_version(struct arena *a, struct str key, uint64_t version)
+{
+    struct strbuf sb;
+    strbuf_init(&sb, a, key.len + 24);
+    strbuf_append_str(&sb, key);
+    strbuf_putc(&sb, '@');
+    strbuf_put_int(&sb, (long long)version);
     return strbuf_str(&sb);
 }
 
@@ -339,35 +427,26 @@ static bool cached_etag_matches(const struct req *r, struct str etag)
     return etag.len && memmem(inm.p, inm.len, etag.p, etag.len) != NULL;
 }
 
-enum tl_err cache_delete_view(struct str path)
+enum tl_err cache_delete_view(struct str path, uint64_t version)
 {
     if (!cached_client || !cache_enabled(cached_client))
         return TL_OK;
     char buf[1024];
-    int n = snprintf(buf, sizeof buf, "view/%.*s", STR_FMT(path));
+    int n = snprintf(buf, sizeof buf, "view/%.*s@%llu", STR_FMT(path), (unsigned long long)version);
     if (n < 0 || (size_t)n >= sizeof buf)
         return TL_EINVAL;
     enum tl_err e = cache_delete(cached_client, (struct str){ buf, (size_t)n });
     return e == TL_ENOTFOUND ? TL_OK : e;
 }
 
-enum tl_err cache_invalidate_all(void)
-{
-    if (!cached_client || !cache_enabled(cached_client))
-        return TL_OK;
-    enum tl_err e = cache_bump_generation(cached_client, NULL);
-    if (e != TL_OK)
-        cache_mark_dirty(cached_client);
-    return e;
-}
-
 /* ---- memoize ----------------------------------------------------------- */
 
+/* "memoize/<name>/<digest of args>@<version>", or "<key_prefix>@<version>". */
 static struct str cached_memo_key(const struct cache_memo_spec *spec, const struct cache_args *args,
-                                  struct arena *a)
+                                  struct arena *a, uint64_t version)
 {
     if (spec->key_prefix)
-        return str_c(spec->key_prefix);
+        return cached_with_version(a, str_c(spec->key_prefix), version);
     crypto_generichash_state st;
     crypto_generichash_init(&st, NULL, 0, 16);
     size_t n = args ? args->n_parts : 0;
@@ -380,27 +459,19 @@ static struct str cached_memo_key(const struct cache_memo_spec *spec, const stru
     char hex[33];
     crypto_generichash_final(&st, h, sizeof h);
     sodium_bin2hex(hex, sizeof hex, h, sizeof h);
-    char *k = arena_printf(a, "memoize/%s/%s", spec->name, hex);
-    return str_c(k);
+    char *k = arena_printf(a, "memoize/%s/%s@%llu", spec->name, hex, (unsigned long long)version);
+    return k ? str_c(k) : STR_NULL;
 }
 
-static struct str cached_memver_key(const struct cache_memo_spec *spec, struct arena *a)
+/* Memo entry: "M2 <version>\n" + codec bytes. True with *payload set when v
+ * has that form and carries `version`. */
+static bool cached_memo_entry_parse(struct str v, uint64_t version, struct str *payload)
 {
-    return str_c(arena_printf(a, "%s_memver", spec->name));
-}
-
-/* Memo entry: "M1 <memver> <generation>\n" + codec bytes. */
-static bool cached_memo_entry_parse(struct str v, uint64_t *memver, uint64_t *gen, struct str *payload)
-{
-    const char *nl = memchr(v.p, '\n', v.len < 64 ? v.len : 64);
-    if (!nl || v.len < 3 || memcmp(v.p, "M1 ", 3) != 0)
-        return false;
-    const char *sp = memchr(v.p + 3, ' ', (size_t)(nl - v.p) - 3);
-    if (!sp)
-        return false;
-    struct str a = { v.p + 3, (size_t)(sp - v.p) - 3 };
-    struct str b = { sp + 1, (size_t)(nl - sp) - 1 };
-    if (!cached_parse_u64(a, memver) || !cached_parse_u64(b, gen))
+    const char *nl = memchr(v.p, '\n', v.len < 32 ? v.len : 32);
+    uint64_t stamped;
+    if (!nl || v.len < 3 || memcmp(v.p, "M2 ", 3) != 0 ||
+        !cached_parse_u64((struct str){ v.p + 3, (size_t)(nl - v.p) - 3 }, &stamped) ||
+        stamped != version)
         return false;
     *payload = (struct str){ nl + 1, v.len - (size_t)(nl + 1 - v.p) };
     return true;
@@ -412,81 +483,72 @@ enum tl_err cache_memo_run(const struct cache_memo_spec *spec, struct arena *a,
     struct cache *cc = cached_client;
     if (!cc || !cache_enabled(cc) || (spec->unless && spec->unless()))
         return compute(a, args, out);
-    bool fixed = spec->key_prefix != NULL;
-    struct str keys[3] = { cached_memo_key(spec, args, a), cache_generation_key(cc),
-                           fixed ? STR("") : cached_memver_key(spec, a) };
-    size_t nk = fixed ? 2 : 3;
-    struct str vals[3];
-    bool found[3] = { false, false, false };
-    if (cache_get_multi(cc, keys, nk, a, vals, found) != TL_OK)
-        return compute(a, args, out);
-
-    uint64_t gen = 0, memver = 0, e_memver, e_gen;
-    bool gen_known = found[1] && cached_parse_u64(vals[1], &gen);
-    bool memver_known = fixed || (found[2] && cached_parse_u64(vals[2], &memver));
-    struct str payload;
-    if (found[0] && gen_known && memver_known && !cached_skip_lookups &&
-        cached_memo_entry_parse(vals[0], &e_memver, &e_gen, &payload) && e_gen == gen &&
-        (fixed || e_memver == memver)) {
-        if (spec->codec->decode(payload, a, out) == TL_OK)
+    uint64_t version;
+    enum tl_err err = cache_data_version(a, &version);
+    if (err != TL_OK)
+        return err;
+    struct str key = cached_memo_key(spec, args, a, version);
+    if (!key.p)
+        return TL_ENOMEM;
+    struct str val, payload;
+    unsigned ttl = cached_ttl(spec->timeout_s);
+    enum tl_err got = cached_skip_lookups ? TL_ENOTFOUND : cached_get(key, ttl, a, &val);
+    if (got == TL_OK) {
+        if (cached_memo_entry_parse(val, version, &payload) &&
+            spec->codec->decode(payload, a, out) == TL_OK)
             return TL_OK;
         log_warn("cache: %s entry failed %s validation; recomputing", spec->name, spec->codec->name);
     }
-    if (!gen_known)
-        cached_ensure_version(keys[1], &gen_known, &gen);
-    if (!memver_known)
-        cached_ensure_version(keys[2], &memver_known, &memver);
-
-    enum tl_err err = compute(a, args, out);
-    if (err != TL_OK || !gen_known || !memver_known)
-        return err;
+    err = compute(a, args, out);
+    if (err != TL_OK || (got != TL_OK && got != TL_ENOTFOUND))
+        return err;   /* unreachable: the breaker would skip the store anyway */
     struct strbuf sb;
     strbuf_init(&sb, a, 1024);
-    strbuf_printf(&sb, "M1 %llu %llu\n", (unsigned long long)(fixed ? 0 : memver),
-                  (unsigned long long)gen);
+    strbuf_puts(&sb, "M2 ");
+    strbuf_put_int(&sb, (long long)version);
+    strbuf_putc(&sb, '\n');
     if (spec->codec->encode(out, &sb) == TL_OK && !sb.oom)
-        cache_set(cc, keys[0], strbuf_str(&sb), cached_ttl(spec->timeout_s));
+        cached_put(key, strbuf_str(&sb), ttl);
     return TL_OK;
 }
 
-enum tl_err cache_delete_memoized(const struct cache_memo_spec *spec, const struct cache_args *args)
+enum tl_err cache_delete_memoized(const struct cache_memo_spec *spec, const struct cache_args *args,
+                                  uint64_t version)
 {
     struct cache *cc = cached_client;
     if (!cc || !cache_enabled(cc))
         return TL_OK;
-    char buf[512];
-    enum tl_err e;
-    if (spec->key_prefix) {
-        e = cache_delete(cc, str_c(spec->key_prefix));
-    } else if (args && args->n_parts) {
-        struct arena *a = arena_new(4096);
-        if (!a)
-            return TL_ENOMEM;
-        e = cache_delete(cc, cached_memo_key(spec, args, a));
-        arena_free(a);
-    } else {
-        int n = snprintf(buf, sizeof buf, "%s_memver", spec->name);
-        e = cache_incr(cc, (struct str){ buf, (size_t)n }, 1, cache_generation_seed(), 0, NULL);
-    }
+    struct arena *a = arena_new(4096);
+    if (!a)
+        return TL_ENOMEM;
+    struct str key = cached_memo_key(spec, args, a, version);
+    enum tl_err e = key.p ? cache_delete(cc, key) : TL_ENOMEM;
+    arena_free(a);
     return e == TL_ENOTFOUND ? TL_OK : e;
 }
 
 /* ---- helpers ----------------------------------------------------------- */
 
-/* A version key is missing (never set, or evicted): create it with a
- * clock-based value, so an entry tagged with an old value never matches.
- * If another worker created it first, we do not know its value: *known
- * stays false and the caller does not store. */
-static bool cached_ensure_version(struct str key, bool *known, uint64_t *v)
+/* Tier, then memcached; a memcached hit is copied into the tier. Entries are
+ * validated by the caller whichever tier they came from (what memcached
+ * holds may be forged; the tier only ever gets what passed through here).
+ * TL_OK, TL_ENOTFOUND, or memcached's TL_EUNAVAIL. */
+static enum tl_err cached_get(struct str key, unsigned ttl, struct arena *a, struct str *value)
 {
-    uint64_t seed = cache_generation_seed();
-    char buf[24];
-    int n = snprintf(buf, sizeof buf, "%llu", (unsigned long long)seed);
-    if (cache_add(cached_client, key, (struct str){ buf, (size_t)n }, 0) == TL_OK) {
-        *v = seed;
-        *known = true;
-    }
-    return *known;
+    if (cached_tier && tier_get(cached_tier, key, a, value))
+        return TL_OK;
+    enum tl_err err = cache_get(cached_client, key, a, value);
+    if (err == TL_OK && cached_tier)
+        tier_put(cached_tier, key, *value, ttl);
+    return err;
+}
+
+/* Store in both tiers. */
+static void cached_put(struct str key, struct str value, unsigned ttl)
+{
+    if (cached_tier)
+        tier_put(cached_tier, key, value, ttl);
+    cache_set(cached_client, key, value, ttl);
 }
 
 static unsigned cached_ttl(int timeout_s)
@@ -500,7 +562,8 @@ static unsigned cached_ttl(int timeout_s)
 
 static bool cached_parse_u64(struct str s, uint64_t *out)
 {
-    if (s.len == 0 || s.len > 20)
+    /* canonical only: no leading zero (an entry decodes to one meaning) */
+    if (s.len == 0 || s.len > 20 || (s.len > 1 && s.p[0] == '0'))
         return false;
     uint64_t v = 0;
     for (size_t i = 0; i < s.len; i++) {

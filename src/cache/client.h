@@ -3,7 +3,7 @@
  * Owns: one libmemcached handle per worker (binary protocol, SASL PLAIN,
  *   ketama over several servers, the tutorial's timeouts), key rules
  *   (prefix, <= 250 bytes, unsafe keys replaced by prefix + hex digest),
- *   the per-worker breaker, the generation key, and per-worker counters.
+ *   the per-worker breaker, and per-worker counters.
  * Invariants: created after fork, never shared across processes. With no
  *   servers configured every get is a miss and every write a no-op (TL_OK).
  *   While the breaker is open (for retry_timeout after a failure or timeout),
@@ -59,32 +59,21 @@ enum tl_err cache_set(struct cache *cc, struct str key, struct str value, unsign
  * become visible as the server processes them (a get on the main connection
  * right after may still miss); a value over the item size is skipped
  * (logged); a server-side refusal is not reported; a write failure drops
- * that connection and opens the breaker (TL_EUNAVAIL). */
+ * that connection and skips batches for retry_timeout (TL_EUNAVAIL), without
+ * opening the breaker of the other operations. */
 enum tl_err cache_set_many(struct cache *cc, const struct str *keys, const struct str *values,
                            size_t n, unsigned ttl_s);
 /* Store only when absent: TL_EEXIST when present. */
 enum tl_err cache_add(struct cache *cc, struct str key, struct str value, unsigned ttl_s);
-/* TL_OK or TL_ENOTFOUND; a failure (TL_EUNAVAIL) marks the namespace dirty. */
+/* TL_OK or TL_ENOTFOUND; TL_EUNAVAIL when it could not be delivered. */
 enum tl_err cache_delete(struct cache *cc, struct str key);
 /* Binary-protocol increment: creates the key with initial when absent.
- * *out (may be NULL) gets the new value. A failure marks the namespace dirty. */
+ * *out (may be NULL) gets the new value. */
 enum tl_err cache_incr(struct cache *cc, struct str key, uint64_t delta, uint64_t initial,
                        unsigned ttl_s, uint64_t *out);
 enum tl_err cache_touch(struct cache *cc, struct str key, unsigned ttl_s);
 
-/* The generation key ("gen", as passed to this API, which adds the prefix): a counter every validated entry is
- * checked against. Bumping it makes every validated entry stale at once.
- * The client bumps it by itself when servers answer again after an
- * invalidation could not be delivered (dirty namespace). The new value is
- * based on the clock, so a generation lost to eviction is never reused. */
-struct str cache_generation_key(const struct cache *cc);
-enum tl_err cache_bump_generation(struct cache *cc, uint64_t *out);
-/* Mark the namespace dirty (an invalidation the caller could not deliver). */
-void cache_mark_dirty(struct cache *cc);
-/* Value for a fresh generation: microseconds since the epoch. */
-uint64_t cache_generation_seed(void);
-
-/* Empty our namespace: bump the generation and flush every server
+/* Empty our namespace: flush every server
  * (a MemCachier cache is one tenant's namespace). */
 enum tl_err cache_flush(struct cache *cc);
 

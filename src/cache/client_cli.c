@@ -1,5 +1,6 @@
 /*
- * cache/client_cli.c - `tasklist cache stats | flush`.
+ * cache/client_cli.c - `tasklist cache stats | flush` (stats also show the
+ * same-host tiers of running pools).
  * Owns: the per-server counter table (like the MemCachier dashboard) and the
  *   flush command. Exit status: 0 done, 1 a server cannot be reached or
  *   refuses our credentials, 2 usage.
@@ -12,6 +13,7 @@
 #include "../server/config.h"
 #include "../server/log.h"
 #include "client_internal.h"
+#include "tier.h"
 
 static int cache_cli_stats(struct cache *cc);
 static int cache_cli_flush(struct cache *cc);
@@ -85,6 +87,9 @@ static int cache_cli_stats(struct cache *cc)
                st[i].evictions);
     }
     memcached_stat_free(mc, st);
+    /* the same-host tiers of the pools running on this host (same user or root) */
+    if (tier_print_running(stdout) == 0)
+        printf("same-host tier: no running pool's segment found (none running, another user's, or off)\n");
     return status;
 }
 

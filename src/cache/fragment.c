@@ -1,8 +1,11 @@
 /*
- * cache/fragment.c - {% cache %} fragments stored in memcached.
+ * cache/fragment.c - {% cache %} fragments stored in the same-host tier and
+ * memcached.
  * A fragment is markup the engine rendered; stored as "F1\n" + bytes and
  * accepted back only with that tag and valid UTF-8, so a corrupt or foreign
- * value is re-rendered rather than sent to a browser.
+ * value is re-rendered rather than sent to a browser. Lookups ask the tier
+ * first and memcached (one multi-get) for the rest; what memcached returns
+ * is copied into the tier.
  */
 #include "fragment.h"
 
@@ -11,9 +14,20 @@
 
 #include "cached.h"
 #include "client.h"
+#include "tier.h"
 
 #define FRAG_TAG "F1\n"
 #define FRAG_TAG_LEN 3
+
+/* "F1\n" + valid UTF-8: *v becomes the markup. False for anything else. */
+static bool frag_decode(struct str *v)
+{
+    if (v->len < FRAG_TAG_LEN || memcmp(v->p, FRAG_TAG, FRAG_TAG_LEN) != 0 ||
+        !str_is_valid_utf8((struct str){ v->p + FRAG_TAG_LEN, v->len - FRAG_TAG_LEN }))
+        return false;
+    *v = (struct str){ v->p + FRAG_TAG_LEN, v->len - FRAG_TAG_LEN };
+    return true;
+}
 
 enum tl_err frag_get_multi(void *ctx, const struct str *keys, size_t n, struct arena *a,
                            struct str *values, bool *found)
@@ -24,19 +38,35 @@ enum tl_err frag_get_multi(void *ctx, const struct str *keys, size_t n, struct a
         found[i] = false;
     if (!cc || !cache_enabled(cc) || n == 0)
         return TL_ENOTFOUND;
-    enum tl_err e = cache_get_multi(cc, keys, n, a, values, found);
-    if (e != TL_OK)
-        return e;
+    struct tier *t = cache_bound_tier();
+    /* the tier first; the misses (all of them without a tier) go to memcached */
+    size_t n_miss = 0;
+    size_t *miss = arena_alloc(a, n * sizeof *miss);
+    struct str *mkeys = arena_alloc(a, n * sizeof *mkeys), *mvals = arena_alloc(a, n * sizeof *mvals);
+    bool *mfound = arena_alloc(a, n * sizeof *mfound);
+    if (!miss || !mkeys || !mvals || !mfound)
+        return TL_ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        if (!found[i])
-            continue;
-        struct str v = values[i];
-        if (v.len < FRAG_TAG_LEN || memcmp(v.p, FRAG_TAG, FRAG_TAG_LEN) != 0 ||
-            !str_is_valid_utf8((struct str){ v.p + FRAG_TAG_LEN, v.len - FRAG_TAG_LEN })) {
-            found[i] = false;
+        if (t && tier_get(t, keys[i], a, &values[i]) && frag_decode(&values[i])) {
+            found[i] = true;
             continue;
         }
-        values[i] = (struct str){ v.p + FRAG_TAG_LEN, v.len - FRAG_TAG_LEN };
+        miss[n_miss] = i;
+        mkeys[n_miss++] = keys[i];
+    }
+    if (n_miss == 0)
+        return TL_OK;
+    enum tl_err e = cache_get_multi(cc, mkeys, n_miss, a, mvals, mfound);
+    if (e != TL_OK)
+        return e;
+    for (size_t k = 0; k < n_miss; k++) {
+        struct str v = mvals[k];
+        if (!mfound[k] || !frag_decode(&v))
+            continue;
+        if (t)
+            tier_put(t, mkeys[k], mvals[k], cache_default_timeout());
+        values[miss[k]] = v;
+        found[miss[k]] = true;
     }
     return TL_OK;
 }
@@ -79,7 +109,7 @@ static bool frag_queue(struct str key, struct str value, unsigned ttl)
         q->keys = k, q->values = v, q->ttls = t, q->cap = cap;
     }
     char *kc = arena_strndup(q->arena, key.p, key.len);
-    struct str enc = frag_encode(q->arena, value);
+    struct str enc = value;   /* already encoded, in the batch's arena */
     if (!kc || !enc.p)
         return false;
     q->keys[q->n] = (struct str){ kc, key.len };
@@ -95,13 +125,14 @@ void frag_set(void *ctx, struct str key, struct str value, long timeout_s)
     struct cache *cc = cache_bound();
     if (!cc || !cache_enabled(cc))
         return;
-    if (frag_pending.arena && frag_queue(key, value, frag_ttl(timeout_s)))
-        return;
-    struct arena *a = arena_new(FRAG_TAG_LEN + value.len + 64);
-    if (!a)
-        return;
-    struct str enc = frag_encode(a, value);
-    if (enc.p)
+    struct tier *t = cache_bound_tier();
+    struct arena *a = NULL;
+    struct str enc = frag_pending.arena ? frag_encode(frag_pending.arena, value) : STR_NULL;
+    if (!enc.p && (a = arena_new(FRAG_TAG_LEN + value.len + 64)) != NULL)
+        enc = frag_encode(a, value);
+    if (enc.p && t)
+        tier_put(t, key, enc, frag_ttl(timeout_s));
+    if (!(frag_pending.arena && frag_queue(key, enc, frag_ttl(timeout_s))) && enc.p)
         cache_set(cc, key, enc, frag_ttl(timeout_s));
     arena_free(a);
 }

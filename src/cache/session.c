@@ -127,6 +127,13 @@ bool sess_has_valid_cookie(const struct sess *s)
     return s && s->has_valid_cookie;
 }
 
+bool sess_exists(struct sess *s)
+{
+    if (!s || !s->has_valid_cookie || !sess_usable(s))
+        return false;
+    return s->is_stored;
+}
+
 enum tl_err sess_get(struct sess *s, struct str key, struct str *value)
 {
     if (!sess_usable(s))

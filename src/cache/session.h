@@ -35,6 +35,11 @@ struct sess *sess_begin(struct sess_store *st, struct str cookie, struct arena *
 
 /* True when the request carried a cookie with a valid MAC. */
 bool sess_has_valid_cookie(const struct sess *s);
+/* True when the request's cookie verified AND memcached holds an unexpired
+ * session for it (loads lazily: at most the one get of the request). A
+ * client that has no such session should not be given one just to carry a
+ * message: that would store an item per request for anyone who asks. */
+bool sess_exists(struct sess *s);
 
 /* Values (loads lazily). TL_ENOTFOUND when absent. */
 enum tl_err sess_get(struct sess *s, struct str key, struct str *value);

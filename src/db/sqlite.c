@@ -2,7 +2,8 @@
  * db/sqlite.c - the SQLite backend of db.h.
  * Owns: one sqlite3 connection per handle (opened on first use, in the
  *   process that uses it), its persistent prepared statements, the parent
- *   folder of the database file (created when missing).
+ *   folder of the database file (created when missing, 0700), the database
+ *   file's mode when it creates it (0600; -wal and -shm follow it).
  * Invariants: WAL journal, busy timeout max(db_timeout_ms, 1000) so several
  *   worker processes can write; foreign keys on. A statement is reset and
  *   its bindings cleared before db_sqlite_run returns, so bound text is never
@@ -11,6 +12,7 @@
  * Context: workers and one-shot commands; single-threaded (SQLITE_OPEN_NOMUTEX).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +39,7 @@ struct db_sqlite {
 
 static enum tl_err db_sqlite_connect(struct db *db);
 static enum tl_err db_sqlite_mkdirs(const char *path, char *last_error, size_t last_error_len);
+static void db_sqlite_create_private(const char *path);
 static enum tl_err db_sqlite_prepare(struct db *db, const char *sql, sqlite3_stmt **out);
 static enum tl_err db_sqlite_fail(struct db *db, const char *sql, int rc);
 static enum tl_err db_sqlite_err(int rc);
@@ -169,6 +172,8 @@ static enum tl_err db_sqlite_connect(struct db *db)
     bool is_memory = !strcmp(path, ":memory:");
     if (!is_memory && db_sqlite_mkdirs(path, db->last_error, sizeof db->last_error) != TL_OK)
         return TL_EUNAVAIL;
+    if (!is_memory)
+        db_sqlite_create_private(path);
     if (!(s = calloc(1, sizeof *s)))
         return TL_ENOMEM;
     int rc = sqlite3_open_v2(path, &s->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -202,7 +207,22 @@ fail:
     return db_sqlite_err(rc) == TL_ENOMEM ? TL_ENOMEM : TL_EUNAVAIL;
 }
 
-/* mkdir -p of path's parent folder. */
+/* Create the database file 0600 when it does not exist yet: SQLite would
+ * create it 0644 less the umask (readable by every local user under the
+ * usual 022), and it creates -wal and -shm with the database file's mode, so
+ * this one file decides for all three. O_EXCL: an existing file (the
+ * operator's, or one this process has open with POSIX locks, which any
+ * close() of it would drop) is never opened here. Failure is left to
+ * sqlite3_open_v2 to report. */
+static void db_sqlite_create_private(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0)
+        close(fd);
+}
+
+/* mkdir -p of path's parent folder; folders it creates are 0700 (they hold
+ * the database and nothing anyone else needs). */
 static enum tl_err db_sqlite_mkdirs(const char *path, char *last_error, size_t last_error_len)
 {
     char dir[sizeof ((struct db_url *)0)->path];
@@ -216,7 +236,7 @@ static enum tl_err db_sqlite_mkdirs(const char *path, char *last_error, size_t l
             continue;
         char saved = *p;
         *p = '\0';
-        if (mkdir(dir, 0775) != 0 && errno != EEXIST) {
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
             log_error("db: sqlite: cannot create folder \"%s\": %s", dir, strerror(errno));
             snprintf(last_error, last_error_len, "cannot create folder \"%.200s\": %s", dir, strerror(errno));
             return TL_EIO;

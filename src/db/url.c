@@ -5,7 +5,8 @@
  *   sqlite:///relative/path        relative to the working directory
  *   sqlite:////absolute/path
  *   mysql|mariadb[+driver]://[user[:password]@][host|[v6]][:port]/dbname[?unix_socket=/path]
- *   User, password, database name and query values are percent-decoded.
+ *   User, password, database name and query values are percent-decoded; the
+ *   user info ends at the last '@'.
  * Invariants: no message ever contains the password (nor any part of the
  *   URL that might be one when the URL is malformed).
  * Context: any process; pure function.
@@ -98,14 +99,17 @@ static enum tl_err db_url_sqlite(const char *rest, struct db_url *out, struct tl
     return TL_OK;
 }
 
-/* Authority as SQLAlchemy splits it: user up to the first ':' (no '/'),
- * password up to the first '@' (so '@' in a password must be %40). */
+/* Authority as SQLAlchemy (1.4+) splits it: the user info ends at the LAST
+ * '@' (a password may hold '@', encoded as %40 or not: "p@ss" would otherwise
+ * make "ss@host" the host, and show it in every message); the user runs to
+ * its first ':' and holds no '/' (else there is no user info at all); the
+ * password is the rest. Both are percent-decoded. */
 static enum tl_err db_url_mariadb(const char *rest, struct db_url *out, struct tl_diag *d)
 {
-    const char *at = strchr(rest, '@');
-    const char *user_end = rest + strcspn(rest, ":/@");
-    if (at && (*user_end == ':' || user_end == at)) {
-        const char *colon = *user_end == ':' ? user_end : NULL;
+    const char *at = strrchr(rest, '@');
+    const char *user_end = at ? rest + strcspn(rest, ":/") : NULL;
+    if (at && (user_end >= at || *user_end == ':')) {
+        const char *colon = user_end < at ? user_end : NULL;
         const char *uend = colon ? colon : at;
         if (!db_url_decode(rest, (size_t)(uend - rest), out->user, sizeof out->user)) {
             tl_diag_set(d, NULL, 0, 0, "DATABASE_URL: bad or too long user name");

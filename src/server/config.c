@@ -10,6 +10,7 @@
  * Context: master and one-shot commands; not thread-safe (inih globals).
  */
 #include "config.h"
+#include "clients.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -71,11 +72,14 @@ static const struct cfg_key cfg_keys[] = {
     { "server", "metrics_path", CFG_STR, CFG_FIELD(metrics_path), false, NULL },
     { "server", "monitor_allow", CFG_STR, CFG_FIELD(monitor_allow), false, NULL },
     { "server", "public_origin", CFG_STR, CFG_FIELD(public_origin), false, NULL },
+    { "server", "allowed_clients", CFG_STR, CFG_FIELD(allowed_clients), false, NULL },
     { "server", "templates", CFG_STR, CFG_FIELD(templates), false, NULL },
     { "server", "debug", CFG_BOOL, CFG_FIELD(debug), false, NULL },
     { "limits", "body_max", CFG_ULONG, CFG_FIELD(body_max), false, NULL },
     { "limits", "params_max", CFG_UINT, CFG_FIELD(params_max), false, NULL },
     { "limits", "name_max", CFG_UINT, CFG_FIELD(name_max), false, NULL },
+    { "app", "page_size", CFG_UINT, CFG_FIELD(page_size), false, NULL },
+    { "limits", "read_timeout_s", CFG_UINT, CFG_FIELD(read_timeout_s), false, NULL },
     { "database", "url", CFG_STR, CFG_FIELD(database_url), false, "DATABASE_URL" },
     { "database", "timeout_ms", CFG_UINT, CFG_FIELD(db_timeout_ms), false, NULL },
     { "cache", "servers", CFG_STR, CFG_FIELD(cache_servers), false, "MEMCACHIER_SERVERS" },
@@ -93,6 +97,7 @@ static const struct cfg_key cfg_keys[] = {
     { "cache", "tcp_keepalive", CFG_BOOL, CFG_FIELD(cache_tcp_keepalive), false, NULL },
     { "cache", "remove_failed", CFG_BOOL, CFG_FIELD(cache_remove_failed), false, NULL },
     { "cache", "item_size_max", CFG_ULONG, CFG_FIELD(cache_item_size_max), false, NULL },
+    { "cache", "local_size_mb", CFG_UINT, CFG_FIELD(cache_local_size_mb), false, NULL },
     { "session", "secret_key", CFG_STR, CFG_FIELD(secret_key), true, "SECRET_KEY" },
     { "session", "secret_key_fallbacks", CFG_STR, CFG_FIELD(secret_key_fallbacks), true, NULL },
     { "session", "lifetime_s", CFG_UINT, CFG_FIELD(session_lifetime_s), false, NULL },
@@ -102,8 +107,10 @@ static const struct cfg_key cfg_keys[] = {
 
 #define CFG_N_KEYS (sizeof cfg_keys / sizeof *cfg_keys)
 #define CFG_WORKERS_MAX 256
+#define CFG_PAGE_SIZE_MAX 1000
+#define CFG_LOCAL_SIZE_MB_MAX 65536
 
-static const char *const cfg_sections[] = { "server", "limits", "database", "cache", "session" };
+static const char *const cfg_sections[] = { "server", "limits", "app", "database", "cache", "session" };
 
 static const struct cfg_key *cfg_find(const char *section, const char *name);
 static bool cfg_section_known(const char *section);
@@ -115,6 +122,7 @@ static enum tl_err cfg_apply_env_at(struct cfg *c, const char *name, const char 
 static bool cfg_parse_ulong(const char *s, int base, unsigned long max, unsigned long *out);
 static bool cfg_parse_bool(const char *s, bool *out);
 static bool cfg_listen_ok(const char *listen);
+static bool cfg_origins_ok(const char *list, struct tl_diag *d);
 static void cfg_print_value(const struct cfg *c, const struct cfg_key *k, FILE *out);
 static char *cfg_trim(char *s);
 
@@ -132,10 +140,14 @@ void cfg_defaults(struct cfg *c)
     c->body_max = 1024UL * 1024;
     c->params_max = 64;
     c->name_max = 200;
+    c->page_size = 50;
+    c->read_timeout_s = 5;
+    snprintf(c->allowed_clients, sizeof c->allowed_clients, "127.0.0.1,::1");
     snprintf(c->database_url, sizeof c->database_url, "sqlite:///instance/task-list.sqlite");
     c->db_timeout_ms = 1000;
     snprintf(c->cache_key_prefix, sizeof c->cache_key_prefix, "tasklist:");
     c->cache_default_timeout_s = 300;
+    c->cache_local_size_mb = 64;
     c->cache_connect_timeout_ms = 2000;
     c->cache_send_timeout_ms = 750;
     c->cache_recv_timeout_ms = 750;
@@ -347,14 +359,24 @@ enum tl_err cfg_validate(const struct cfg *c, struct tl_diag *d)
                     bad);
         return TL_EINVAL;
     }
-    if (c->public_origin[0] && strncmp(c->public_origin, "http://", 7) != 0 &&
-        strncmp(c->public_origin, "https://", 8) != 0) {
-        tl_diag_set(d, f, 0, 0, "[server] public_origin = \"%s\": must start with http:// or https://",
-                    c->public_origin);
+    struct tl_diag why = { 0 };
+    struct srv_clients clients;
+    if (!cfg_origins_ok(c->public_origin, &why) ||
+        srv_clients_parse(c->allowed_clients, &clients, &why) != TL_OK) {
+        tl_diag_set(d, f, 0, 0, "%s", why.msg);
         return TL_EINVAL;
     }
-    if (c->body_max == 0 || c->params_max == 0 || c->name_max == 0) {
-        tl_diag_set(d, f, 0, 0, "[limits] body_max, params_max and name_max must be > 0");
+    if (c->body_max == 0 || c->params_max == 0 || c->name_max == 0 || c->read_timeout_s == 0) {
+        tl_diag_set(d, f, 0, 0, "[limits] body_max, params_max, name_max and read_timeout_s must be > 0");
+        return TL_EINVAL;
+    }
+    if (c->cache_local_size_mb > CFG_LOCAL_SIZE_MB_MAX) {
+        tl_diag_set(d, f, 0, 0, "[cache] local_size_mb = %u: must be 0..%u", c->cache_local_size_mb,
+                    CFG_LOCAL_SIZE_MB_MAX);
+        return TL_EINVAL;
+    }
+    if (c->page_size == 0 || c->page_size > CFG_PAGE_SIZE_MAX) {
+        tl_diag_set(d, f, 0, 0, "[app] page_size = %u: must be 1..%u", c->page_size, CFG_PAGE_SIZE_MAX);
         return TL_EINVAL;
     }
     if (c->database_url[0] == '\0') {
@@ -577,11 +599,13 @@ static void cfg_print_value(const struct cfg *c, const struct cfg_key *k, FILE *
         if (k->is_secret && field[0]) {
             fputs("********", out);
         } else if (k->off == offsetof(struct cfg, database_url)) {
-            /* scheme://user:PASSWORD@host: mask the password. */
-            const char *at = strchr(field, '@'), *sl = strstr(field, "://");
-            const char *colon = sl ? strchr(sl + 3, ':') : NULL;
-            if (at && colon && colon < at)
-                fprintf(out, "%.*s:********%s", (int)(colon - field), field, at);
+            /* scheme://user:PASSWORD@host: mask the whole password, which
+             * runs to the LAST '@' as db_url_parse reads it ("p@ss" too). */
+            const char *sl = strstr(field, "://");
+            const char *at = sl ? strrchr(sl + 3, '@') : NULL;
+            const char *user_end = at ? sl + 3 + strcspn(sl + 3, ":/") : NULL;
+            if (at && user_end < at && *user_end == ':')
+                fprintf(out, "%.*s:********%s", (int)(user_end - field), field, at);
             else
                 fputs(field, out);
         } else {
@@ -601,6 +625,35 @@ static void cfg_print_value(const struct cfg *c, const struct cfg_key *k, FILE *
         fputs(*(const bool *)(const void *)field ? "true" : "false", out);
         break;
     }
+}
+
+/* public_origin: empty, or comma-separated scheme://host[:port] items
+ * (http or https, a host, no path, no spaces inside). */
+static bool cfg_origins_ok(const char *list, struct tl_diag *d)
+{
+    const char *p = list;
+    while (*list && *p) {
+        size_t len = strcspn(p, ",");
+        char item[256];
+        size_t b = strspn(p, " \t"), e = len;
+        while (e > b && (p[e - 1] == ' ' || p[e - 1] == '\t' || p[e - 1] == '/'))
+            e--;
+        snprintf(item, sizeof item, "%.*s", (int)(e - b), p + b);
+        const char *host = NULL;
+        if (!strncmp(item, "http://", 7))
+            host = item + 7;
+        else if (!strncmp(item, "https://", 8))
+            host = item + 8;
+        /* a host (and port), nothing else: no path, query, user info or spaces */
+        if (!host || !*host || strcspn(host, "/ \t?#@") != strlen(host) || e - b >= sizeof item) {
+            tl_diag_set(d, NULL, 0, 0,
+                        "[server] public_origin: \"%s\" is not an origin like https://tasks.example.com "
+                        "or http://127.0.0.1:8080 (comma-separated when several)", item);
+            return false;
+        }
+        p += len + (p[len] == ',');
+    }
+    return true;
 }
 
 static char *cfg_trim(char *s)

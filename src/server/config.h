@@ -36,18 +36,24 @@ struct cfg {
     char ping_path[128];            /* "" = off, e.g. "/ping" */
     char metrics_path[128];         /* "" = off, e.g. "/metrics" (Prometheus text) */
     char monitor_allow[256];        /* who may read status and metrics: addresses/CIDRs, comma-separated */
-    char public_origin[256];        /* "" = derive from HTTPS/HTTP_HOST/SERVER_PORT */
+    char public_origin[1024];       /* "" = derive from HTTPS/HTTP_HOST/SERVER_PORT; else one or
+                                       more origins, comma-separated: other Hosts get 421 */
+    char allowed_clients[1024];     /* TCP listen: peer addresses accepted, comma-separated, or "any" */
     char templates[CFG_PATH_MAX];   /* template directory; "" = ./templates or the installed ones */
     bool debug;
     /* [limits] */
     unsigned long body_max;         /* bytes, default 1 MiB -> 413 */
     unsigned params_max;            /* query + form params, default 64 -> 400 */
     unsigned name_max;              /* task name length in characters, default 200 */
+    unsigned read_timeout_s;        /* a connection must deliver its whole request within this; 5 */
+    /* [app] */
+    unsigned page_size;             /* tasks per page of GET / and the JSON list, default 50, 1..1000 */
     /* [database] */
     char database_url[CFG_PATH_MAX];
     unsigned db_timeout_ms;         /* connect/read/write bound, default 1000 */
     /* [cache] */
     char cache_servers[CFG_PATH_MAX];   /* "host:port,host:port"; "" = caching off */
+    unsigned cache_local_size_mb;       /* same-host tier in shared memory, MiB; 0 = off; default 64 */
     char cache_username[256];
     char cache_password[256];           /* secret */
     char cache_key_prefix[64];          /* default "tasklist:" */

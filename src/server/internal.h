@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "arena.h"
+#include "clients.h"
 #include "config.h"
 #include "metrics.h"
 #include "request.h"
@@ -103,6 +104,7 @@ struct srv_worker {
     int listen_fd;
     struct arena *arena;
     struct req_limits lim;
+    struct srv_clients clients;   /* [server] allowed_clients, parsed after fork */
 };
 
 /* Monotonic clock in milliseconds (vDSO, no syscall). */

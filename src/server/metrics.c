@@ -58,6 +58,7 @@ static void srv_metrics_render_pool(const struct srv_board *b, struct strbuf *ou
 static void srv_metrics_render_workers(const struct srv_board *b, struct strbuf *out);
 static void srv_metrics_app(struct srv_worker *w);
 static void srv_metrics_add(uint64_t *counter, uint64_t n);
+static void srv_metrics_max(uint64_t *counter, uint64_t v);
 static uint64_t srv_metrics_get(const uint64_t *counter);
 static void srv_metrics_head(struct strbuf *out, const char *name, const char *type,
                              const char *help);
@@ -286,9 +287,15 @@ static void srv_metrics_app(struct srv_worker *w)
     uint32_t open = 0;
     for (unsigned t = 0; t < SRV_CACHE_TIER__MAX; t++) {
         const struct srv_tier_sample *a = &now.tier[t], *b = &last->tier[t];
-        srv_metrics_add(&m->cache_hits[t], a->hits - b->hits);
-        srv_metrics_add(&m->cache_misses[t], a->misses - b->misses);
-        srv_metrics_add(&m->cache_round_trips[t], a->round_trips - b->round_trips);
+        if (a->is_total) {
+            srv_metrics_max(&m->cache_hits[t], a->hits);
+            srv_metrics_max(&m->cache_misses[t], a->misses);
+            srv_metrics_max(&m->cache_round_trips[t], a->round_trips);
+        } else {
+            srv_metrics_add(&m->cache_hits[t], a->hits - b->hits);
+            srv_metrics_add(&m->cache_misses[t], a->misses - b->misses);
+            srv_metrics_add(&m->cache_round_trips[t], a->round_trips - b->round_trips);
+        }
         open |= (uint32_t)a->is_open << t;
     }
     srv_metrics_add(&m->db_errors, now.db_errors - last->db_errors);
@@ -300,6 +307,16 @@ static void srv_metrics_add(uint64_t *counter, uint64_t n)
 {
     if (n)
         __atomic_add_fetch(counter, n, __ATOMIC_RELAXED);
+}
+
+/* Raise *counter to v (a pool-wide total read by several workers at
+ * slightly different times: the largest is the newest). */
+static void srv_metrics_max(uint64_t *counter, uint64_t v)
+{
+    uint64_t cur = __atomic_load_n(counter, __ATOMIC_RELAXED);
+    while (v > cur &&
+           !__atomic_compare_exchange_n(counter, &cur, v, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
 }
 
 static uint64_t srv_metrics_get(const uint64_t *counter)

@@ -4,7 +4,8 @@
  *   (400/413 with a short static reason), and the same-origin check of
  *   DESIGN.md section 9.
  * Invariants: everything lands in the request arena; decoded names and
- *   values are valid UTF-8 without NUL, else the request is refused (400).
+ *   values are valid UTF-8 without NUL, else the request is refused (400)
+ *   (cookies excepted: a pair that is not UTF-8 is dropped, never refused).
  *   No allocation outside the arena, no syscalls.
  * Context: worker only (and the fuzzer).
  */
@@ -31,6 +32,7 @@ static bool req_kvs_push(struct arena *a, struct req_kvs *kvs, size_t *cap, stru
                          struct str value);
 static int req_split_params(struct req *r, struct arena *a, char *const *envp);
 static struct str req_trim(struct str s);
+static struct str req_host_name(struct str host);
 
 int req_parse(struct req *r, struct arena *a, char *const *envp, const char *body,
               size_t body_len, const struct req_limits *lim, const char **why)
@@ -101,13 +103,11 @@ int req_parse(struct req *r, struct arena *a, char *const *envp, const char *bod
         (st = req_parse_urlencoded(a, r->body, lim, &left, &r->form, why)) != 0)
         return st;
 
+    /* Cookies are never a reason to refuse: other applications on the same
+     * host set theirs, whatever bytes they like. Pairs that are not UTF-8
+     * are dropped; the session cookie is checked strictly where it is used
+     * (its exact format and MAC, cache/session_cookie.c). */
     req_parse_cookies(a, req_param(r, "HTTP_COOKIE"), &r->cookies);
-    for (size_t i = 0; i < r->cookies.n; i++) {
-        if (!str_is_valid_utf8(r->cookies.v[i].name) || !str_is_valid_utf8(r->cookies.v[i].value)) {
-            *why = "invalid UTF-8 in a cookie";
-            return 400;
-        }
-    }
     return 0;
 nomem:
     *why = "out of memory";
@@ -184,7 +184,8 @@ void req_parse_cookies(struct arena *a, struct str header, struct req_kvs *out)
             struct str value = req_trim((struct str){ eq + 1, (size_t)(stop - eq - 1) });
             if (value.len >= 2 && value.p[0] == '"' && value.p[value.len - 1] == '"')
                 value = (struct str){ value.p + 1, value.len - 2 };
-            if (name.len && !req_kvs_push(a, out, &cap, name, value))
+            bool is_text = str_is_valid_utf8(name) && str_is_valid_utf8(value);
+            if (name.len && is_text && !req_kvs_push(a, out, &cap, name, value))
                 return;
         }
         p = semi ? semi + 1 : end;
@@ -227,17 +228,62 @@ bool req_is_cross_origin(const struct req *r, const char *public_origin)
     struct str origin;
     if (!req_kvs_get(&r->params, STR("HTTP_ORIGIN"), &origin))
         return false;
+    if (public_origin && public_origin[0]) {
+        /* Pinned: never built from the request, whose Host a DNS-rebinding
+         * page controls together with its Origin. */
+        size_t pos = 0;
+        struct str item;
+        while (req_origin_next(public_origin, &pos, &item))
+            if (str_eq_nocase(origin, item))
+                return false;
+        return true;
+    }
     return !str_eq_nocase(origin, req_own_origin(r, public_origin));
+}
+
+bool req_host_allowed(const struct req *r, const char *public_origin)
+{
+    if (!public_origin || !public_origin[0])
+        return true;
+    struct str host = req_host_name(req_param(r, "HTTP_HOST"));
+    if (!host.len)
+        return false;
+    size_t pos = 0;
+    struct str item;
+    while (req_origin_next(public_origin, &pos, &item)) {
+        const char *sep = memchr(item.p, ':', item.len);   /* "http:" */
+        struct str authority = { sep + 3, item.len - (size_t)(sep + 3 - item.p) };
+        if (str_eq_nocase(host, req_host_name(authority)))
+            return true;
+    }
+    return false;
+}
+
+bool req_origin_next(const char *list, size_t *pos, struct str *item)
+{
+    for (;;) {
+        const char *p = list + *pos;
+        if (!*p)
+            return false;
+        size_t n = strcspn(p, ",");
+        *pos += n + (p[n] == ',');
+        struct str o = req_trim((struct str){ p, n });
+        while (o.len && o.p[o.len - 1] == '/')
+            o.len--;
+        const char *sep = o.len ? memchr(o.p, ':', o.len) : NULL;
+        if (sep && (size_t)(sep - o.p) + 3 < o.len && sep[1] == '/' && sep[2] == '/') {
+            *item = o;
+            return true;
+        }
+    }
 }
 
 struct str req_own_origin(const struct req *r, const char *public_origin)
 {
-    if (public_origin && public_origin[0]) {
-        struct str o = str_c(public_origin);
-        while (o.len && o.p[o.len - 1] == '/')
-            o.len--;
-        return o;
-    }
+    struct str first;
+    size_t pos = 0;
+    if (public_origin && req_origin_next(public_origin, &pos, &first))
+        return first;
     struct str host = req_param(r, "HTTP_HOST");
     if (!host.len)
         host = req_param(r, "SERVER_NAME");
@@ -333,6 +379,22 @@ static int req_split_params(struct req *r, struct arena *a, char *const *envp)
     }
     r->params = (struct req_kvs){ v, k };
     return 0;
+}
+
+/* "Example.com:8080" -> "Example.com", "[::1]:8080" -> "[::1]"; a trailing
+ * dot (the DNS root) is dropped: "example.com." names the same host. */
+static struct str req_host_name(struct str host)
+{
+    if (host.len && host.p[0] == '[') {
+        const char *close = memchr(host.p, ']', host.len);
+        return close ? (struct str){ host.p, (size_t)(close - host.p) + 1 } : STR("");
+    }
+    const char *colon = host.len ? memchr(host.p, ':', host.len) : NULL;
+    if (colon)
+        host.len = (size_t)(colon - host.p);
+    if (host.len && host.p[host.len - 1] == '.')
+        host.len--;
+    return host;
 }
 
 static struct str req_trim(struct str s)

@@ -81,8 +81,9 @@ int req_parse(struct req *r, struct arena *a, char *const *envp, const char *bod
 int req_parse_urlencoded(struct arena *a, struct str text, const struct req_limits *lim,
                          unsigned *n_params_left, struct req_kvs *out, const char **why);
 
-/* Parse a Cookie header ("a=1; b=2") into out; malformed pairs are skipped
- * (browsers send what they have), never an error. */
+/* Parse a Cookie header ("a=1; b=2") into out; malformed pairs, and pairs
+ * whose name or value is not UTF-8 (or holds NUL), are skipped: browsers send
+ * every cookie of the host, other applications' included. Never an error. */
 void req_parse_cookies(struct arena *a, struct str header, struct req_kvs *out);
 
 /* Lookups; return false (and leave *out empty) when absent. First match wins. */
@@ -91,14 +92,32 @@ bool req_kvs_get(const struct req_kvs *kvs, struct str name, struct str *out);
 struct str req_param(const struct req *r, const char *name);
 struct str req_cookie(const struct req *r, const char *name);
 
+/* public_origin below is [server] public_origin: "" (derive the origin from
+ * the request), or one or more origins, comma-separated
+ * ("https://tasks.example.com, http://127.0.0.1:8080"). */
+
 /* True when an unsafe method (not GET/HEAD/OPTIONS) comes from another origin:
  * Sec-Fetch-Site "cross-site" (or "same-site"), or an Origin header that is
- * not the request's own origin (public_origin when non-empty, else built from
- * HTTPS, HTTP_HOST and SERVER_PORT, default ports omitted). A missing Origin
- * and Sec-Fetch-Site (curl, old browsers) is allowed. */
+ * not the request's own origin: one of public_origin's when it is set (case-
+ * insensitive, trailing '/' ignored), else the origin built from HTTPS,
+ * HTTP_HOST and SERVER_PORT (default ports omitted). A missing Origin and
+ * Sec-Fetch-Site (curl, old browsers) is allowed. */
 bool req_is_cross_origin(const struct req *r, const char *public_origin);
 
-/* The request's own origin, e.g. "http://127.0.0.1:8080", into the arena. */
+/* True when public_origin is empty, or the request's Host names the host of
+ * one of its origins (case-insensitive; the port is not compared: Debian's
+ * fastcgi_params sends Host without it, and a proxy in front may change it).
+ * False for a missing Host. The caller answers 421 (DNS rebinding: a page of
+ * evil.example resolved to this server sends Host: evil.example). */
+bool req_host_allowed(const struct req *r, const char *public_origin);
+
+/* The next origin of a comma-separated list at list[*pos], trimmed, without
+ * trailing '/'; items that are not scheme://authority are skipped. false at
+ * the end. *item points into list. */
+bool req_origin_next(const char *list, size_t *pos, struct str *item);
+
+/* The request's own origin, e.g. "http://127.0.0.1:8080", into the arena
+ * (the first of public_origin when set). */
 struct str req_own_origin(const struct req *r, const char *public_origin);
 
 #endif

@@ -13,7 +13,8 @@
 
 #define RESP_SECURITY_HEADERS                                                  \
     "X-Content-Type-Options: nosniff\r\n"                                      \
-    "Content-Security-Policy: default-src 'self'; frame-ancestors 'none'\r\n"  \
+    "Content-Security-Policy: default-src 'self'; frame-ancestors 'none'; "    \
+    "form-action 'self'; base-uri 'none'; object-src 'none'\r\n"                \
     "Referrer-Policy: same-origin\r\n"                                         \
     "X-Frame-Options: DENY\r\n"
 
@@ -38,6 +39,7 @@ static const struct {
     { 403, "Forbidden" },
     { 404, "Not Found" },
     { 405, "Method Not Allowed" },
+    { 421, "Misdirected Request" },
     { 409, "Conflict" },
     { 413, "Payload Too Large" },
     { 415, "Unsupported Media Type" },

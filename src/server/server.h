@@ -36,6 +36,9 @@ struct srv_app {
     /* Optional: run after the handler, before the response is written
      * (session save, headers). */
     void (*after)(struct req *r, struct resp *w);
+    /* Optional: more members for the status document, appended inside its
+     * top-level object: `,"name":value...` (worker context as in req->app). */
+    void (*status_json)(void *worker_ctx, struct strbuf *out);
     /* Optional: the worker's cumulative cache and database counters, read
      * after every request for GET /metrics (out is zeroed first). */
     void (*metrics)(void *worker_ctx, struct srv_metrics_sample *out);

@@ -1,7 +1,8 @@
 /*
  * server/worker.c - one worker process: accept, parse, route, answer, repeat.
  * Owns: the request loop, the per-request flow of DESIGN.md section 1
- *   (limits, /ping and status, cross-origin 403, 404/405, before/handler/
+ *   (limits, /ping and status, Host not of public_origin 421, cross-origin
+ *   403, 404/405, before/handler/
  *   after, error mapping, HEAD, slow-request log), max_requests recycling,
  *   and the worker's signal handling.
  * Invariants: the stop/reopen signals stay blocked except inside
@@ -10,8 +11,12 @@
  *   accepted connection. The worker accepts with accept4() itself (the listen
  *   socket is non-blocking) and hands the connection to libfcgi through
  *   FCGX_Request.ipcFd. Request memory comes from w->arena only.
+ *   A connection has read_timeout_s to deliver its whole request (BEGIN,
+ *   params, body), else it is shut down and the worker is free again; a TCP
+ *   peer not in allowed_clients is closed at accept.
  * Context: worker process (forked by server.c).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcgiapp.h>
 #include <malloc.h>
@@ -21,6 +26,7 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -35,8 +41,14 @@
 
 static volatile sig_atomic_t srv_worker_stop;
 static volatile sig_atomic_t srv_worker_reopen;
+/* The connection whose request is being read (-1: none), and whether its
+ * read deadline passed: written here, read by the SIGALRM handler. */
+static volatile sig_atomic_t srv_worker_reading_fd = -1;
+static volatile sig_atomic_t srv_worker_read_expired;
 
 static void srv_worker_on_signal(int sig);
+static void srv_worker_on_alarm(int sig);
+static void srv_worker_read_deadline(int fd, unsigned timeout_s);
 static void srv_worker_signals(sigset_t *wait_mask);
 static int srv_worker_accept(struct srv_worker *w, int epfd, const sigset_t *wait_mask);
 static void srv_worker_serve(struct srv_worker *w, FCGX_Request *fr);
@@ -62,7 +74,7 @@ void srv_worker_main(struct srv_worker *w)
      * the heap and let the heap keep its top: a worker's peak stays resident. */
     mallopt(M_MMAP_THRESHOLD, 16 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 32 * 1024 * 1024);
-    w->arena = arena_new(0);
+    w->arena = arena_new(256 * 1024);   /* pages and cached values up to 64 KiB stay in its kept first block */
     w->ctx = w->app->worker_init ? w->app->worker_init(w->cfg, w->state) : NULL;
     if (!w->arena || (w->app->worker_init && !w->ctx)) {
         log_error("worker: initialisation failed; exiting");
@@ -74,8 +86,17 @@ void srv_worker_main(struct srv_worker *w)
         log_error("worker: epoll: %s", strerror(errno));
         exit(SRV_EXIT_INIT_FAILED);
     }
+    struct tl_diag d = { 0 };
+    if (srv_clients_parse(w->cfg->allowed_clients, &w->clients, &d) != TL_OK) {
+        log_error("worker: %s", d.msg);     /* cfg_validate let it through: not reached */
+        exit(SRV_EXIT_INIT_FAILED);
+    }
+    /* listen socket -1: when a connection fails (protocol error, read
+     * deadline), FCGX_Accept_r closes it and would accept the next one on the
+     * socket it was given, past our allowed_clients check and our deadline;
+     * with -1 that accept fails and FCGX_Accept_r returns. We accept. */
     FCGX_Request fr;
-    FCGX_InitRequest(&fr, w->listen_fd, 0);
+    FCGX_InitRequest(&fr, -1, 0);
     w->slot->started_ms = srv_now_ms();
     __atomic_store_n(&w->slot->state, SRV_SLOT_IDLE, __ATOMIC_RELEASE);
 
@@ -94,8 +115,17 @@ void srv_worker_main(struct srv_worker *w)
         fr.ipcFd = fd;
         fr.keepConnection = 1;
         srv_worker_begin(w);
-        if (FCGX_Accept_r(&fr) >= 0)
+        srv_worker_read_deadline(fd, w->cfg->read_timeout_s);
+        if (FCGX_Accept_r(&fr) >= 0) {
             srv_worker_serve(w, &fr);
+        } else {
+            srv_worker_read_deadline(-1, 0);
+            __atomic_sub_fetch(&w->board->active, 1, __ATOMIC_RELAXED);
+            if (srv_worker_read_expired)
+                log_refused("FastCGI connection closed: no complete request within %u s "
+                            "(read_timeout_s)", w->cfg->read_timeout_s);
+        }
+        srv_worker_read_expired = 0;
         FCGX_Finish_r(&fr);
         if (fr.ipcFd >= 0) {       /* keep_conn from the web server: not supported */
             close(fr.ipcFd);
@@ -127,6 +157,41 @@ static void srv_worker_on_signal(int sig)
         srv_worker_stop = 1;
 }
 
+/* The read deadline has passed: shut the connection down. Any read libfcgi
+ * is blocked in, or starts later, then returns 0 (end of stream) and
+ * FCGX_Accept_r or the body read fail at once. Why not the alternatives:
+ * polling before FCGX_Accept_r only covers the first byte (a client can send
+ * one and stall); SO_RCVTIMEO bounds each read(), not the whole request, so a
+ * client trickling a byte every few seconds would hold the worker forever; an
+ * alarm that only interrupts a read (EINTR) races with the read not having
+ * started yet. shutdown(2) is async-signal-safe and sticks. */
+static void srv_worker_on_alarm(int sig)
+{
+    (void)sig;
+    int fd = srv_worker_reading_fd;
+    if (fd >= 0) {
+        shutdown(fd, SHUT_RDWR);
+        srv_worker_read_expired = 1;
+    }
+}
+
+/* Arm (fd >= 0) or disarm (fd -1) the one-shot read deadline. The fd is
+ * published before the timer starts and withdrawn before it stops, so the
+ * handler never shuts down a connection that is no longer being read. */
+static void srv_worker_read_deadline(int fd, unsigned timeout_s)
+{
+    struct itimerval it = { { 0, 0 }, { 0, 0 } };
+    if (fd >= 0) {
+        srv_worker_read_expired = 0;
+        srv_worker_reading_fd = fd;
+        it.it_value.tv_sec = timeout_s;
+        setitimer(ITIMER_REAL, &it, NULL);
+    } else {
+        srv_worker_reading_fd = -1;
+        setitimer(ITIMER_REAL, &it, NULL);
+    }
+}
+
 /* TERM/INT/QUIT stop, USR1 reopens logs; all stay blocked (the master
  * blocked them before fork, so none is lost in between) and *wait_mask is
  * the mask epoll_pwait() uses to let them in. No SA_RESTART: a signal must
@@ -147,6 +212,14 @@ static void srv_worker_signals(sigset_t *wait_mask)
     sigaction(SIGPIPE, &ign, NULL);
     struct sigaction dfl = { .sa_handler = SIG_DFL };
     sigaction(SIGCHLD, &dfl, NULL);
+    /* SA_RESTART: the read the alarm lands in resumes and sees the shutdown. */
+    struct sigaction alarm_sa = { .sa_handler = srv_worker_on_alarm, .sa_flags = SA_RESTART };
+    sigemptyset(&alarm_sa.sa_mask);
+    sigaction(SIGALRM, &alarm_sa, NULL);
+    sigset_t alarm_set;
+    sigemptyset(&alarm_set);
+    sigaddset(&alarm_set, SIGALRM);
+    sigprocmask(SIG_UNBLOCK, &alarm_set, NULL);
     sigprocmask(SIG_BLOCK, &block, wait_mask);
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
         sigdelset(wait_mask, sigs[i]);
@@ -158,15 +231,32 @@ static void srv_worker_signals(sigset_t *wait_mask)
  * connection instead of all of them. */
 static int srv_worker_accept(struct srv_worker *w, int epfd, const sigset_t *wait_mask)
 {
-    int fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    struct sockaddr_storage peer;
+    socklen_t peer_len = sizeof peer;
+    int fd = accept4(w->listen_fd, (struct sockaddr *)&peer, &peer_len, SOCK_CLOEXEC);
+    if (fd >= 0 && peer_len > 0 && peer_len <= sizeof peer &&
+        !srv_clients_allow(&w->clients, (const struct sockaddr *)&peer)) {
+        char addr[INET6_ADDRSTRLEN] = "?";
+        const void *in = peer.ss_family == AF_INET
+                             ? (const void *)&((struct sockaddr_in *)&peer)->sin_addr
+                             : (const void *)&((struct sockaddr_in6 *)&peer)->sin6_addr;
+        inet_ntop(peer.ss_family, in, addr, sizeof addr);
+        log_refused("FastCGI connection from %s refused: not in [server] allowed_clients", addr);
+        close(fd);
+        return -1;
+    }
     if (fd >= 0)
         return fd;
     switch (errno) {
     case EAGAIN:
     case EINTR: {
         struct epoll_event ev;
-        if (epoll_pwait(epfd, &ev, 1, -1, wait_mask) < 0 && errno != EINTR)
+        /* Idle with refused requests left out of the log: wake in a second
+         * to write their count. */
+        int timeout_ms = log_refused_pending() ? 1000 : -1;
+        if (epoll_pwait(epfd, &ev, 1, timeout_ms, wait_mask) < 0 && errno != EINTR)
             log_error("worker: epoll_pwait: %s", strerror(errno));
+        log_refused_flush();
         return -1;
     }
     case ECONNABORTED:
@@ -209,9 +299,10 @@ static void srv_worker_end(struct srv_worker *w, const struct req *r, int status
     int64_t ms = srv_now_ms() - w->slot->req_start_ms;
     if (w->cfg->slow_request_ms && ms >= (int64_t)w->cfg->slow_request_ms) {
         __atomic_add_fetch(&w->board->slow_requests, 1, __ATOMIC_RELAXED);
-        log_warn("slow request: %.*s %.*s took %lld ms (status %d)",
-                 STR_FMT(r->method_name.len ? r->method_name : STR("-")),
-                 STR_FMT(r->path.len ? r->path : STR("-")), (long long)ms, status);
+        char mb[LOG_CLIENT_BUF], pb[LOG_CLIENT_BUF];
+        log_warn("slow request: %s \"%s\" took %lld ms (status %d)",
+                 log_client(r->method_name.len ? r->method_name : STR("-"), mb, sizeof mb),
+                 log_client(r->path.len ? r->path : STR("-"), pb, sizeof pb), (long long)ms, status);
     }
 }
 
@@ -226,6 +317,10 @@ static void srv_worker_serve(struct srv_worker *w, FCGX_Request *fr)
     memset(&r, 0, sizeof r);
     resp_init(&resp, w->arena);
     int st = srv_worker_read_body(w, fr, &body, &body_len);
+    srv_worker_read_deadline(-1, 0);    /* the request is in: request_timeout_s from here */
+    if (st < 0 && srv_worker_read_expired)
+        log_refused("FastCGI connection closed: the request body did not arrive within %u s "
+                    "(read_timeout_s)", w->cfg->read_timeout_s);
     if (st == 0)
         st = req_parse(&r, w->arena, fr->envp, body, body_len, &w->lim, &why);
     else
@@ -237,6 +332,8 @@ static void srv_worker_serve(struct srv_worker *w, FCGX_Request *fr)
     } else if (st > 0) {
         if (st >= 500)
             log_error("request refused: %s", why);
+        else
+            log_refused("request refused (%d): %s", st, why);
         resp_error_page(&resp, st, why);
     }
     if (st >= 0)
@@ -303,6 +400,12 @@ static void srv_worker_dispatch(struct srv_worker *w, struct req *r, struct resp
         }
         resp->content_type = "application/json";
         srv_board_json(w->board, &resp->body);
+        if (w->app->status_json && resp->body.len >= 2 &&
+            memcmp(resp->body.p + resp->body.len - 2, "}\n", 2) == 0) {
+            resp->body.len -= 2;   /* reopen the object for the app's members */
+            w->app->status_json(w->ctx, &resp->body);
+            strbuf_puts(&resp->body, "}\n");
+        }
         resp_header(resp, "Cache-Control", STR("no-store"));
         return;
     }
@@ -316,9 +419,18 @@ static void srv_worker_dispatch(struct srv_worker *w, struct req *r, struct resp
         resp_header(resp, "Cache-Control", STR("no-store"));
         return;
     }
+    if (!req_host_allowed(r, c->public_origin)) {
+        char hb[LOG_CLIENT_BUF];
+        log_refused("Host \"%s\" refused (421): not a host of [server] public_origin",
+                    log_client(req_param(r, "HTTP_HOST"), hb, sizeof hb));
+        resp_error_page(resp, 421, "This server does not serve that host name.");
+        return;
+    }
     if (req_is_cross_origin(r, c->public_origin)) {
-        log_info("cross-origin %.*s %.*s refused (Origin \"%.*s\")", STR_FMT(r->method_name),
-                 STR_FMT(r->path), STR_FMT(req_param(r, "HTTP_ORIGIN")));
+        char mb[LOG_CLIENT_BUF], pb[LOG_CLIENT_BUF], ob[LOG_CLIENT_BUF];
+        log_refused("cross-origin %s \"%s\" refused (Origin \"%s\")",
+                    log_client(r->method_name, mb, sizeof mb), log_client(r->path, pb, sizeof pb),
+                    log_client(req_param(r, "HTTP_ORIGIN"), ob, sizeof ob));
         resp_error_page(resp, 403, "Cross-origin request refused.");
         return;
     }
@@ -352,10 +464,13 @@ static void srv_worker_map_error(struct resp *resp, enum tl_err e, const struct 
     bool head = resp->head_only;
     resp_init(resp, a);     /* drop whatever the handler half-built */
     resp->head_only = head;
+    char mb[LOG_CLIENT_BUF], pb[LOG_CLIENT_BUF];
+    log_client(r->method_name, mb, sizeof mb);
+    log_client(r->path, pb, sizeof pb);
     switch (e) {
     case TL_EUNAVAIL:
     case TL_ETIMEOUT:
-        log_warn("%.*s %.*s: %s (503)", STR_FMT(r->method_name), STR_FMT(r->path), tl_strerror(e));
+        log_warn("%s \"%s\": %s (503)", mb, pb, tl_strerror(e));
         resp_error_page(resp, 503, "The service is temporarily unavailable. Please retry.");
         resp_header(resp, "Retry-After", STR("1"));
         break;
@@ -369,8 +484,7 @@ static void srv_worker_map_error(struct resp *resp, enum tl_err e, const struct 
         resp_error_page(resp, 413, "The request is too large.");
         break;
     default:
-        log_error("%.*s %.*s: handler failed: %s", STR_FMT(r->method_name), STR_FMT(r->path),
-                  tl_strerror(e));
+        log_error("%s \"%s\": handler failed: %s", mb, pb, tl_strerror(e));
         resp_error_page(resp, 500, "Internal server error.");
         break;
     }

@@ -2,10 +2,15 @@
  * tests/app/test_cache_layer.c - the caching layer against a real memcached
  * (address in TL_TEST_MEMCACHED, started by test_cache_layer.sh):
  *  - view hit/miss, X-Cache, ETag and 304; query_string keys; response_filter;
- *  - the stale-write race: a GET that missed before a write stores its old
- *    page after the write's invalidation; later GETs must not serve it;
+ *  - data versions: the "database" is a shared counter that is both the data
+ *    and its version (as the triggers keep them together); writes delete
+ *    nothing, like a write whose invalidations were all lost, and the next
+ *    request still sees them; the version is read once per request;
+ *  - the stale-write race: a GET that read the old version renders slowly
+ *    and stores its old page after the write; later GETs must not serve it;
  *  - stampede: 32 processes missing the same cold key recompute it once;
- *  - memoize: delete_memoized bumps the version, CACHED's fixed key;
+ *  - memoize: keys per version, delete_memoized of one version's entry,
+ *    CACHED's fixed key;
  *  - a forged entry in memcached is refused, not served.
  */
 #include <signal.h>
@@ -31,6 +36,7 @@ struct shared {
     atomic_int renders;        /* how many times the view body ran */
     atomic_int render_delay_ms;
     atomic_int in_render;      /* set by the view body when it has read the data */
+    atomic_int version_reads;  /* calls of the version source */
 };
 static struct shared *sh;
 static struct cfg test_cfg;
@@ -41,6 +47,20 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* The version source: the "database" counter, offset so it is never 0. */
+static enum tl_err test_data_version(void *ctx, uint64_t *out)
+{
+    (void)ctx;
+    atomic_fetch_add(&sh->version_reads, 1);
+    *out = 1000 + (uint64_t)atomic_load(&sh->version);
+    return TL_OK;
+}
+
+static uint64_t current_version(void)
+{
+    return 1000 + (uint64_t)atomic_load(&sh->version);
+}
+
 static struct cache *connect_cache(void)
 {
     struct cache *cc = cache_new(&test_cfg);
@@ -48,13 +68,14 @@ static struct cache *connect_cache(void)
         printf("no cache client for %s\n", test_cfg.cache_servers);
         exit(1);
     }
-    cache_bind(cc, 300);
+    cache_bind(cc, 300, test_data_version, NULL);
     return cc;
 }
 
 /* A fake request for "/" (what the router and parser would have built). */
 static void fake_get(struct req *r, struct arena *a, const char *if_none_match)
 {
+    arena_reset(a);   /* a new request: what the worker does between requests */
     memset(r, 0, sizeof *r);
     r->arena = a;
     r->method = HTTP_GET;
@@ -110,11 +131,11 @@ static int get_page(struct arena *a, struct resp *w, const char *inm)
     return e == TL_OK ? w->status : -1;
 }
 
+/* A committed write moves data and version together; no cache call at all
+ * (as if every invalidation were lost). */
 static void write_data(int new_version)
 {
-    atomic_store(&sh->version, new_version);   /* "commit" */
-    cache_invalidate_all();
-    cache_delete_view(STR("/"));
+    atomic_store(&sh->version, new_version);
 }
 
 static void test_hit_miss_etag(void)
@@ -134,7 +155,19 @@ static void test_hit_miss_etag(void)
         CHECK(get_page(a, &w2, tag) == 304 && w2.body.len == 0, "If-None-Match gives 304 without body");
     }
     write_data(2);
-    CHECK(get_page(a, &w, NULL) == 200 && strstr(w.body.p, "version 2"), "a write shows at once");
+    int reads = atomic_load(&sh->version_reads);
+    CHECK(get_page(a, &w, NULL) == 200 && strstr(w.body.p, "version 2"),
+          "a write with no invalidation shows at once");
+    CHECK(atomic_load(&sh->version_reads) == reads + 1, "one version read per request (%d)",
+          atomic_load(&sh->version_reads) - reads);
+    /* explicit delete of the version it replaced frees that entry */
+    struct str old;
+    arena_reset(a);
+    CHECK(cache_get(cache_bound(), str_c(arena_printf(a, "view//@%d", 1000)), a, &old) == TL_OK,
+          "the old version's entry is still there");
+    CHECK(cache_delete_view(STR("/"), 1000) == TL_OK, "delete_view");
+    CHECK(cache_get(cache_bound(), str_c(arena_printf(a, "view//@%d", 1000)), a, &old) == TL_ENOTFOUND,
+          "delete_view removed the old version's entry");
     arena_free(a);
 }
 
@@ -201,7 +234,8 @@ static void test_stale_write_race(void)
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the reader rendered version 3 (race set up)");
     /* The race happened: the old page is in memcached, stored after the write. */
     struct str stored;
-    CHECK(cache_get(cache_bound(), STR("view//"), a, &stored) == TL_OK &&
+    arena_reset(a);
+    CHECK(cache_get(cache_bound(), str_c(arena_printf(a, "view//@%d", 1003)), a, &stored) == TL_OK &&
               memmem(stored.p, stored.len, "version 3", 9), "the stale page was stored after the write");
     CHECK(get_page(a, &w, NULL) == 200 && strstr(w.body.p, "version 4"),
           "after the write a GET served: %s", w.body.p ? w.body.p : "(none)");
@@ -294,27 +328,41 @@ static void test_memoize(void)
     struct str seven = STR("7"), eight = STR("8");
     struct cache_args a7 = { &seven, 1, NULL }, a8 = { &eight, 1, NULL };
     struct counted c;
-    CHECK(square(a, &a7, &c) == TL_OK && c.value == 49, "square(7)");
-    CHECK(square(a, &a7, &c) == TL_OK && c.value == 49 && atomic_load(memo_calls) == 1, "memoized");
-    CHECK(square(a, &a8, &c) == TL_OK && c.value == 64 && atomic_load(memo_calls) == 2, "other args");
-    atomic_store(&sh->version, 1);
-    cache_delete_memoized(&square_memo, &a7);          /* one entry */
-    CHECK(square(a, &a7, &c) == TL_OK && c.value == 1049 && atomic_load(memo_calls) == 3, "entry deleted");
-    CHECK(square(a, &a8, &c) == TL_OK && c.value == 64 && atomic_load(memo_calls) == 3, "other entry kept");
-    cache_delete_memoized(&square_memo, NULL);          /* every entry: memver bump */
-    CHECK(square(a, &a8, &c) == TL_OK && c.value == 1064 && atomic_load(memo_calls) == 4, "memver bump");
-    CHECK(fixed_answer(a, NULL, &c) == TL_OK && c.value == 43 && atomic_load(memo_calls) == 5, "cached");
-    CHECK(fixed_answer(a, NULL, &c) == TL_OK && c.value == 43 && atomic_load(memo_calls) == 5, "cached hit");
+    /* each call is a request of its own: the arena reset forgets the version */
+#define REQ(call) (arena_reset(a), (call))
+    CHECK(REQ(square(a, &a7, &c)) == TL_OK && c.value == 49, "square(7)");
+    CHECK(REQ(square(a, &a7, &c)) == TL_OK && c.value == 49 && atomic_load(memo_calls) == 1, "memoized");
+    CHECK(REQ(square(a, &a8, &c)) == TL_OK && c.value == 64 && atomic_load(memo_calls) == 2, "other args");
+    atomic_store(&sh->version, 1);                      /* a write, nothing deleted */
+    CHECK(REQ(square(a, &a7, &c)) == TL_OK && c.value == 1049 && atomic_load(memo_calls) == 3,
+          "a write makes every entry of the old version unreachable");
+    CHECK(REQ(square(a, &a8, &c)) == TL_OK && c.value == 1064 && atomic_load(memo_calls) == 4, "other args too");
+    CHECK(REQ(square(a, &a8, &c)) == TL_OK && c.value == 1064 && atomic_load(memo_calls) == 4, "hit again");
+    cache_delete_memoized(&square_memo, &a7, current_version());   /* one entry of this version */
+    CHECK(REQ(square(a, &a7, &c)) == TL_OK && c.value == 1049 && atomic_load(memo_calls) == 5, "entry deleted");
+    CHECK(REQ(square(a, &a8, &c)) == TL_OK && c.value == 1064 && atomic_load(memo_calls) == 5, "other entry kept");
+    CHECK(REQ(fixed_answer(a, NULL, &c)) == TL_OK && c.value == 43 && atomic_load(memo_calls) == 6, "cached");
+    CHECK(REQ(fixed_answer(a, NULL, &c)) == TL_OK && c.value == 43 && atomic_load(memo_calls) == 6, "cached hit");
     struct str raw;
-    CHECK(cache_get(cache_bound(), STR("get_all_tasks"), a, &raw) == TL_OK, "CACHED uses its key_prefix as key");
+    struct str fixed_key = str_c(arena_printf(a, "get_all_tasks@%llu", (unsigned long long)current_version()));
+    CHECK(cache_get(cache_bound(), fixed_key, a, &raw) == TL_OK, "CACHED uses key_prefix@version as key");
+    cache_delete_memoized(&fixed_answer_memo, NULL, current_version());
+    CHECK(REQ(fixed_answer(a, NULL, &c)) == TL_OK && c.value == 43 && atomic_load(memo_calls) == 7,
+          "delete_memoized of a CACHED key");
     atomic_store(&sh->version, 2);
-    cache_delete_memoized(&fixed_answer_memo, NULL);
-    CHECK(fixed_answer(a, NULL, &c) == TL_OK && c.value == 44, "CACHED invalidated");
-    /* A forged value under the memo key is refused by the codec, not trusted. */
-    cache_set(cache_bound(), STR("get_all_tasks"), STR("M1 0 1\nnot-a-number"), 60);
-    int before = atomic_load(memo_calls);
-    CHECK(fixed_answer(a, NULL, &c) == TL_OK && c.value == 44 && atomic_load(memo_calls) == before + 1,
-          "forged memo entry recomputed");
+    CHECK(REQ(fixed_answer(a, NULL, &c)) == TL_OK && c.value == 44, "CACHED follows the version");
+    /* Forged values under the memo key are refused, not trusted: junk, and a
+     * well-formed entry stamped with another version. */
+    static const char *const forged[] = { "M2 1002\nnot-a-number", "M2 1001\n43", "M1 0 1\n44" };
+    for (size_t i = 0; i < sizeof forged / sizeof *forged; i++) {
+        arena_reset(a);
+        fixed_key = str_c(arena_printf(a, "get_all_tasks@%llu", (unsigned long long)current_version()));
+        cache_set(cache_bound(), fixed_key, str_c(forged[i]), 60);
+        int before = atomic_load(memo_calls);
+        CHECK(REQ(fixed_answer(a, NULL, &c)) == TL_OK && c.value == 44 && atomic_load(memo_calls) == before + 1,
+              "forged memo entry %zu recomputed", i);
+    }
+#undef REQ
     arena_free(a);
 }
 
@@ -373,11 +421,11 @@ static void test_forged_view_entry(void)
     struct arena *a = arena_new(0);
     struct resp w;
     get_page(a, &w, NULL);
-    struct str gen;
-    CHECK(cache_get(cache_bound(), cache_generation_key(cache_bound()), a, &gen) == TL_OK, "generation exists");
-    char forged[256];
-    int n = snprintf(forged, sizeof forged, "V1 %.*s 200 9 16 0 4\ntext/htmlX-Evil: 1\nboom\r\nevil", STR_FMT(gen));
-    cache_set(cache_bound(), STR("view//"), (struct str){ forged, (size_t)n }, 60);
+    unsigned long long v = (unsigned long long)current_version();
+    char forged[256], key[64];
+    int n = snprintf(forged, sizeof forged, "V2 %llu 200 9 16 0 4\ntext/htmlX-Evil: 1\nboom\r\nevil", v);
+    snprintf(key, sizeof key, "view//@%llu", v);
+    cache_set(cache_bound(), str_c(key), (struct str){ forged, (size_t)n }, 60);
     CHECK(get_page(a, &w, NULL) == 200 && !header_has(&w, "X-Evil") && !strstr(w.body.p, "evil"),
           "forged view entry served");
     arena_free(a);

@@ -213,8 +213,7 @@ static void test_keys(void)
     struct str fk = cache_full_key(cc, STR("hello world"), a);
     CHECK(fk.len == 9 + 64 && memcmp(fk.p + 9, hello_digest, 64) == 0, "known SHA-256 vector: %.*s",
           STR_FMT(fk));
-    CHECK(str_eq_c(cache_generation_key(cc), "gen") &&
-              str_eq_c(cache_full_key(cc, cache_generation_key(cc), a), "tasklist:gen"), "generation key");
+    CHECK(str_eq_c(cache_full_key(cc, STR("gen"), a), "tasklist:gen"), "prefix applied");
     cache_free(cc);
     arena_free(a);
     t_mock_kill(&m);
@@ -478,7 +477,10 @@ static void test_drop_and_dead(void)
     arena_free(a);
 }
 
-static void test_dirty_namespace(void)
+/* A failed fire-and-forget batch skips batches for retry_timeout but leaves
+ * the main breaker closed: gets and sets go on (before, one lost batch
+ * turned the whole cache off and let faults cascade). Then flush. */
+static void test_batch_isolation_and_flush(void)
 {
     struct tmock m;
     if (t_mock_start(&m, mock_path, 0, "mcuser", "mcpass", NULL) < 0) {
@@ -489,37 +491,104 @@ static void test_dirty_namespace(void)
     struct arena *a = arena_new(0);
     struct str v;
     char buf[128];
-    uint64_t g1 = 0, g2 = 0;
-    uint64_t seed = cache_generation_seed();
-    CHECK(cache_bump_generation(cc, &g1) == TL_OK && g1 >= seed, "first bump starts at the clock: %llu",
-          (unsigned long long)g1);
-    CHECK(cache_bump_generation(cc, &g2) == TL_OK && g2 == g1 + 1, "second bump +1");
-    CHECK(cache_set(cc, STR("page"), STR("old"), 60) == TL_OK, "warm");
+    struct str keys[2] = { STR("f1"), STR("f2") }, vals[2] = { STR("a"), STR("b") };
+    CHECK(cache_set(cc, STR("page"), STR("p"), 60) == TL_OK, "warm main connection");
+    CHECK(cache_set_many(cc, keys, vals, 2, 60) == TL_OK, "warm batch connection");
     t_mock_cmd(&m, "fault drop", buf, sizeof buf);
-    CHECK(cache_delete(cc, STR("page")) == TL_EUNAVAIL, "delete fails");
+    enum tl_err e = TL_OK;
+    for (int i = 0; i < 5 && e == TL_OK; i++) {
+        e = cache_set_many(cc, keys, vals, 2, 60);
+        t_sleep(0.05);   /* let the drop reach us: the next write sees the reset */
+    }
+    CHECK(e == TL_EUNAVAIL, "batch on a dropped connection fails: %s", tl_strerror(e));
     t_mock_cmd(&m, "fault none", buf, sizeof buf);
-    CHECK(cache_delete(cc, STR("page2")) == TL_EUNAVAIL, "delete skipped (breaker)");
+    CHECK(cache_get(cc, STR("page"), a, &v) == TL_OK && str_eq_c(v, "p"),
+          "gets go on after a failed batch");
+    CHECK(cache_set(cc, STR("page"), STR("q"), 60) == TL_OK, "sets go on after a failed batch");
+    CHECK(cache_set_many(cc, keys, vals, 2, 60) == TL_EUNAVAIL, "batches skipped for retry_timeout");
     t_sleep(1.05);
-    t_mock_cmd(&m, "reset", buf, sizeof buf);
-    /* The probe bumps the generation before the get. */
-    CHECK(cache_get(cc, STR("gen"), a, &v) == TL_OK, "get gen");
-    CHECK(t_mock_stat(&m, "op_incr") == 1, "one INCR before the GET: %llu", t_mock_stat(&m, "op_incr"));
-    unsigned long long g3 = strtoull(v.p ? v.p : "0", NULL, 10);
-    CHECK(g3 == g2 + 1, "generation bumped: %llu after %llu", g3, (unsigned long long)g2);
-    t_mock_cmd(&m, "reset", buf, sizeof buf);
-    CHECK(cache_get(cc, STR("gen"), a, &v) == TL_OK && t_mock_stat(&m, "op_incr") == 0, "only once");
-    /* Explicit mark. */
-    cache_mark_dirty(cc);
-    CHECK(cache_get(cc, STR("page"), a, &v) == TL_OK && t_mock_stat(&m, "op_incr") == 1, "mark_dirty bumps");
+    CHECK(cache_set_many(cc, keys, vals, 2, 60) == TL_OK, "batches again after retry_timeout");
+    double t0 = t_now();
+    while (cache_get(cc, STR("f1"), a, &v) != TL_OK && t_now() - t0 < 2)
+        t_sleep(0.02);
+    CHECK(str_eq_c(v, "a"), "batched value stored after recovery");
 
-    /* flush: generation bumped, then every item gone. */
     t_mock_cmd(&m, "reset", buf, sizeof buf);
     CHECK(cache_flush(cc) == TL_OK, "flush");
-    CHECK(t_mock_stat(&m, "op_incr") == 1 && t_mock_stat(&m, "op_flush") == 1, "incr + flush");
+    CHECK(t_mock_stat(&m, "op_flush") == 1 && t_mock_stat(&m, "op_incr") == 0, "one flush, nothing else");
     CHECK(t_mock_stat(&m, "curr_items") == 0, "empty after flush");
     cache_free(cc);
     arena_free(a);
     t_mock_kill(&m);
+}
+
+/* Two servers, one hung: every kind of operation on a key of the hung server
+ * waits at most one poll timeout (a retry after SERVER_MARKED_DEAD used to
+ * double it), and keys of the other server keep working after ejection. */
+static void test_hang_one_of_two(void)
+{
+    struct tmock m[2];
+    char servers[128] = "";
+    for (int i = 0; i < 2; i++) {
+        if (t_mock_start(&m[i], mock_path, 0, "mcuser", "mcpass", NULL) < 0) {
+            failures++;
+            return;
+        }
+        snprintf(servers + strlen(servers), sizeof servers - strlen(servers), "%s127.0.0.1:%u",
+                 i ? "," : "", m[i].port);
+    }
+    struct cfg c;
+    t_cfg(&c, servers, "mcuser", "mcpass");
+    c.cache_poll_timeout_ms = c.cache_recv_timeout_ms = c.cache_send_timeout_ms = 400;
+    c.cache_connect_timeout_ms = 400;
+    c.cache_retry_timeout_s = 1;
+    c.cache_dead_timeout_s = 1;
+    struct cache *cc = cache_new(&c);
+    struct arena *a = arena_new(0);
+    char key[32], buf[128];
+    struct str bkeys[40], bvals[40];
+    for (int k = 0; k < 40; k++) {
+        snprintf(key, sizeof key, "key%d", k);
+        CHECK(cache_set(cc, str_c(key), STR("v"), 60) == TL_OK, "set %s", key);
+        bkeys[k] = str_c(arena_printf(a, "frag%d", k));
+        bvals[k] = STR("f");
+    }
+    /* the batch connection is open to both servers too (fragments were
+     * stored): closing it must not wait for the hung one */
+    CHECK(cache_set_many(cc, bkeys, bvals, 40, 60) == TL_OK, "batch");
+    t_mock_cmd(&m[0], "fault hang", buf, sizeof buf);
+    double worst = 0;
+    int n_fail = 0;
+    for (int round = 0; round < 3; round++) {
+        for (int k = 0; k < 40; k++) {
+            snprintf(key, sizeof key, "key%d", k);
+            struct str v, ks[2] = { str_c(key), STR("other") }, vs[2];
+            bool found[2];
+            double t0 = t_now();
+            enum tl_err e;
+            switch (k % 4) {
+            case 0: e = cache_get(cc, str_c(key), a, &v); break;
+            case 1: e = cache_get_multi(cc, ks, 2, a, vs, found); break;
+            case 2: e = cache_set(cc, str_c(key), STR("w"), 60); break;
+            default: e = cache_set_many(cc, bkeys, bvals, 40, 60); break;
+            }
+            double dt = t_now() - t0;
+            if (dt > worst)
+                worst = dt;
+            if (e == TL_EUNAVAIL)
+                n_fail++;
+        }
+        t_sleep(1.1);   /* past retry_timeout: the next failure is a fresh probe */
+    }
+    CHECK(worst < 0.4 * 1.5, "worst operation %.3f s with a poll timeout of 0.4 s", worst);
+    CHECK(n_fail >= 1, "the hang was noticed (%d failures)", n_fail);
+    printf("# one of two servers hung: worst operation %.3f s (poll timeout 0.4 s), %d of 120 failed\n",
+           worst, n_fail);
+    t_mock_cmd(&m[0], "fault none", buf, sizeof buf);
+    cache_free(cc);
+    arena_free(a);
+    t_mock_kill(&m[0]);
+    t_mock_kill(&m[1]);
 }
 
 /* Three mocks with ketama: keys spread; one killed -> at most one failure,
@@ -650,7 +719,8 @@ int main(int argc, char **argv)
         { "delay", test_delay },
         { "hang", test_hang },
         { "drop_and_dead", test_drop_and_dead },
-        { "dirty_namespace", test_dirty_namespace },
+        { "batch_isolation_and_flush", test_batch_isolation_and_flush },
+        { "hang_one_of_two", test_hang_one_of_two },
         { "three_servers", test_three_servers },
         { "disabled_and_parse", test_disabled_and_parse },
     };

@@ -65,7 +65,7 @@ static struct db *fresh_db(void)
         exit(1);
     }
     if (is_maria) {
-        enum tl_err e = db_exec_script(db, "DROP TABLE IF EXISTS task, schema_version, t1, t2");
+        enum tl_err e = db_exec_script(db, "DROP TABLE IF EXISTS task, data_version, schema_version, t1, t2, t3");
         if (e != TL_OK) {
             fprintf(stderr, "cannot reset the MariaDB test database: %s\n", tl_strerror(e));
             exit(1);
@@ -178,24 +178,27 @@ static void t_downgrade_upgrade(void)
 
 static void t_newer_refused(void)
 {
+    /* one version more than the project's migrations (which end at 2) */
     const char *two = make_mig_dir("mig-two",
         "0001_a.up.sql", "CREATE TABLE t1 (x INTEGER);",
         "0001_a.down.sql", "DROP TABLE t1;",
         "0002_b.up.sql", "CREATE TABLE t2 (x INTEGER);\n-- comment; with a semicolon\nINSERT INTO t2 VALUES (1);",
         "0002_b.down.sql", "DROP TABLE t2;",
+        "0003_c.up.sql", "CREATE TABLE t3 (x INTEGER);",
+        "0003_c.down.sql", "DROP TABLE t3;",
         "README.md", "not a migration", (char *)NULL);
     struct db *db = fresh_db();
     struct tl_diag d = { 0 };
     CHECK(migrate_upgrade(db, two, 0, &d) == TL_OK, "upgrade two: %s", d.msg);
-    CHECK(current(db) == 2, "at %u", current(db));
+    CHECK(current(db) == 3, "at %u", current(db));
     CHECK(scalar(db, "SELECT x FROM t2", NULL) == 1, "step 2 script did not run whole");
     memset(&d, 0, sizeof d);
     enum tl_err e = migrate_upgrade(db, mig_dir, 0, &d);
     CHECK(e == TL_EINVAL, "upgrade of a newer database: %s", tl_strerror(e));
-    CHECK(strstr(d.msg, "database is at version 2 but this code knows only up to 1: refusing"),
+    CHECK(strstr(d.msg, "database is at version 3 but this code knows only up to 2: refusing"),
           "message: \"%s\"", d.msg);
     CHECK(migrate_downgrade(db, mig_dir, 0, &d) == TL_EINVAL, "downgrade of a newer database");
-    CHECK(current(db) == 2, "refusal changed the version");
+    CHECK(current(db) == 3, "refusal changed the version");
     CHECK(migrate_upgrade(db, two, 1, &d) == TL_EINVAL, "upgrade to below current");
     CHECK(migrate_downgrade(db, two, 1, &d) == TL_OK, "one step down: %s", d.msg);
     CHECK(current(db) == 1, "at %u", current(db));
@@ -361,6 +364,112 @@ static void t_ids_never_reused(void)
     db_close(db);
 }
 
+/* The data version (migrations/0002): moved by triggers in the transaction
+ * of every write, the app's or anyone's (plain SQL here stands for the
+ * sqlite3 / mariadb command line); not moved by reads or by a rolled-back
+ * write; rows carry the version of their last write; a database created
+ * anew starts above every version the old one handed out. */
+static void t_data_version(void)
+{
+    struct db *db = fresh_db();
+    struct tl_diag d = { 0 };
+    struct arena *a = arena_new(0);
+    CHECK(migrate_upgrade(db, mig_dir, 0, &d) == TL_OK, "upgrade: %s", d.msg);
+    uint64_t v0 = 0, v1 = 0, v2 = 0, v3 = 0, v4 = 0, v5 = 0, v6 = 0;
+    CHECK(task_data_version(db, &v0) == TL_OK && v0 > 1700000000000000ULL, "starts at the clock: %llu",
+          (unsigned long long)v0);
+    long long id = 0;
+    CHECK(task_create(db, STR("app write"), &id) == TL_OK, "create");
+    CHECK(task_data_version(db, &v1) == TL_OK && v1 > v0, "insert moved it: %llu -> %llu",
+          (unsigned long long)v0, (unsigned long long)v1);
+    struct task t;
+    CHECK(task_get(db, id, a, &t) == TL_OK && t.rev == v1, "row rev %llu = version of its write %llu",
+          (unsigned long long)t.rev, (unsigned long long)v1);
+    struct task_list l;
+    CHECK(task_all(db, a, &l) == TL_OK && task_data_version(db, &v2) == TL_OK && v2 == v1, "reads do not move it");
+    CHECK(db_exec_script(db, "INSERT INTO task (name) VALUES ('outside')") == TL_OK &&
+              task_data_version(db, &v3) == TL_OK && v3 > v2, "an outside insert moves it");
+    CHECK(db_exec_script(db, "UPDATE task SET name = 'renamed outside' WHERE name = 'app write'") == TL_OK &&
+              task_data_version(db, &v4) == TL_OK && v4 > v3, "an outside update moves it");
+    CHECK(task_get(db, id, a, &t) == TL_OK && t.rev == v4 && str_eq_c(t.name, "renamed outside"),
+          "an updated row carries the new version (rev %llu, version %llu)", (unsigned long long)t.rev,
+          (unsigned long long)v4);
+    CHECK(db_exec_script(db, "DELETE FROM task WHERE name = 'outside'") == TL_OK &&
+              task_data_version(db, &v5) == TL_OK && v5 > v4, "an outside delete moves it");
+    CHECK(db_begin(db) == TL_OK && task_create(db, STR("rolled back"), NULL) == TL_OK &&
+              db_rollback(db) == TL_OK && task_data_version(db, &v6) == TL_OK && v6 == v5,
+          "a rolled-back write leaves it (%llu -> %llu)", (unsigned long long)v5, (unsigned long long)v6);
+    CHECK(task_delete(db, id) == TL_OK && task_data_version(db, &v6) == TL_OK && v6 > v5, "app delete");
+    /* a database created anew: down to 0 and up again */
+    CHECK(migrate_downgrade(db, mig_dir, 0, &d) == TL_OK && migrate_upgrade(db, mig_dir, 0, &d) == TL_OK,
+          "recreate: %s", d.msg);
+    uint64_t v7 = 0;
+    CHECK(task_data_version(db, &v7) == TL_OK && v7 > v6, "a recreated database starts above the old "
+          "versions: %llu after %llu", (unsigned long long)v7, (unsigned long long)v6);
+    /* without the row nothing can be validated: an error, not a made-up version */
+    CHECK(db_exec_script(db, "DELETE FROM data_version") == TL_OK && task_data_version(db, &v7) == TL_EIO,
+          "missing version row");
+    arena_free(a);
+    db_close(db);
+}
+
+/* Keyset pages: the newest page, older and newer pages around an anchor,
+ * has_more at both ends, ascending order, limits, deleted anchors. */
+static void t_task_page(void)
+{
+    struct db *db = fresh_db();
+    struct tl_diag d = { 0 };
+    struct arena *a = arena_new(0);
+    CHECK(migrate_upgrade(db, mig_dir, 0, &d) == TL_OK, "upgrade: %s", d.msg);
+    long long ids[12];
+    for (int i = 0; i < 12; i++)
+        CHECK(task_create(db, STR("t"), &ids[i]) == TL_OK, "create %d", i);
+    static const struct {
+        enum task_page_dir dir;
+        int anchor;          /* index into ids, -1 = none, 99 = past the newest */
+        unsigned limit;
+        int first, n;        /* expected: index of the first id, count */
+        bool more;
+    } cases[] = {
+        { TASK_PAGE_LAST, -1, 5, 7, 5, true },      /* the newest 5 */
+        { TASK_PAGE_LAST, -1, 12, 0, 12, false },   /* exactly all */
+        { TASK_PAGE_LAST, -1, 50, 0, 12, false },   /* fewer than a page: all, ascending */
+        { TASK_PAGE_BEFORE, 7, 5, 2, 5, true },     /* the 5 before ids[7] */
+        { TASK_PAGE_BEFORE, 2, 5, 0, 2, false },    /* the oldest 2 */
+        { TASK_PAGE_BEFORE, 0, 5, 0, 0, false },    /* nothing older */
+        { TASK_PAGE_AFTER, 1, 5, 2, 5, true },
+        { TASK_PAGE_AFTER, 6, 5, 7, 5, false },     /* the newest 5, nothing beyond */
+        { TASK_PAGE_AFTER, 11, 5, 0, 0, false },
+        { TASK_PAGE_BEFORE, 99, 3, 9, 3, true },    /* an anchor past the end */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct task_page_query q = { cases[i].dir, 0, cases[i].limit };
+        if (cases[i].anchor == 99)
+            q.anchor = ids[11] + 1000;
+        else if (cases[i].anchor >= 0)
+            q.anchor = ids[cases[i].anchor];
+        struct task_page p;
+        CHECK(task_page(db, &q, a, &p) == TL_OK, "case %zu: query", i);
+        CHECK(p.list.n == (size_t)cases[i].n && p.has_more == cases[i].more, "case %zu: %zu tasks, more %d",
+              i, p.list.n, p.has_more);
+        for (size_t k = 0; k < p.list.n && k < (size_t)cases[i].n; k++)
+            CHECK(p.list.items[k].id == ids[cases[i].first + (int)k], "case %zu: item %zu is %lld", i, k,
+                  p.list.items[k].id);
+    }
+    struct task_page p;
+    struct task_page_query bad0 = { TASK_PAGE_LAST, 0, 0 }, bad1 = { TASK_PAGE_LAST, 0, TASK_PAGE_LIMIT_MAX + 1 };
+    CHECK(task_page(db, &bad0, a, &p) == TL_EINVAL && task_page(db, &bad1, a, &p) == TL_EINVAL, "limits");
+    /* a deleted anchor still pages */
+    CHECK(task_delete(db, ids[7]) == TL_OK, "delete");
+    struct task_page_query q = { TASK_PAGE_BEFORE, ids[7], 2 };
+    CHECK(task_page(db, &q, a, &p) == TL_OK && p.list.n == 2 && p.list.items[1].id == ids[6], "deleted anchor");
+    /* one statement per page, whatever the table */
+    uint64_t q0 = db_query_count(db);
+    CHECK(task_page(db, &q, a, &p) == TL_OK && db_query_count(db) == q0 + 1, "one statement");
+    arena_free(a);
+    db_close(db);
+}
+
 static void t_dao_errors(void)
 {
     struct db *db = fresh_db();
@@ -497,10 +606,11 @@ static void t_cli(void)
         const char *out_has;
     } cases[] = {
         { 1, { "current" }, 0, "0 (upgrade pending)" },
-        { 1, { "upgrade" }, 0, "from 0 to 1" },
-        { 1, { "upgrade" }, 0, "already at version 1 (latest)" },
-        { 1, { "current" }, 0, "1 (latest)" },
-        { 1, { "history" }, 0, "create_task" },
+        { 1, { "upgrade" }, 0, "from 0 to 2" },
+        { 1, { "upgrade" }, 0, "already at version 2 (latest)" },
+        { 1, { "current" }, 0, "2 (latest)" },
+        { 1, { "history" }, 0, "data_version" },
+        { 1, { "downgrade" }, 0, "from 2 to 1" },
         { 1, { "downgrade" }, 0, "from 1 to 0" },
         { 1, { "downgrade" }, 0, "already at version 0" },
         { 1, { "history" }, 0, "pending" },
@@ -513,7 +623,7 @@ static void t_cli(void)
         { 3, { "upgrade", "1", "2" }, 2, "" },
         { 1, { "sideways" }, 2, "" },
         { 0, { NULL }, 2, "" },
-        { 1, { "upgrade" }, 0, "from 0 to 1" },
+        { 1, { "upgrade" }, 0, "from 0 to 2" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char out[4096];
@@ -565,6 +675,24 @@ static void t_sqlite_files(void)
     char mode[16] = "";
     CHECK(db_query(db, "PRAGMA journal_mode", NULL, 0, journal_row, mode) == TL_OK && !strcmp(mode, "wal"),
           "journal mode \"%s\", want wal", mode);
+    /* private whatever the umask: the database, -wal and -shm 0600, the
+     * folder tasklist created 0700 (the test runs under umask 022) */
+    static const char *const files[] = { "instance/task-list.sqlite", "instance/task-list.sqlite-wal",
+                                         "instance/task-list.sqlite-shm" };
+    for (size_t i = 0; i < 3; i++)
+        CHECK(stat(files[i], &st) == 0 && (st.st_mode & 0777) == 0600, "%s: mode %o, want 600", files[i],
+              (unsigned)(st.st_mode & 0777));
+    CHECK(stat("instance", &st) == 0 && (st.st_mode & 0777) == 0700, "instance/: mode %o, want 700",
+          (unsigned)(st.st_mode & 0777));
+    db_close(db);
+    /* an existing database keeps the mode its operator gave it */
+    int fd = open("shared.sqlite", O_WRONLY | O_CREAT, 0644);
+    CHECK(fd >= 0 && fchmod(fd, 0640) == 0, "shared.sqlite");
+    close(fd);
+    db = db_open("sqlite:///shared.sqlite", 1000, &d);
+    CHECK(db && migrate_upgrade(db, mig_dir, 0, &d) == TL_OK, "existing file: %s", d.msg);
+    CHECK(stat("shared.sqlite", &st) == 0 && (st.st_mode & 0777) == 0640, "existing file's mode changed: %o",
+          (unsigned)(st.st_mode & 0777));
     db_close(db);
     CHECK(chdir(cwd) == 0, "chdir back");
     /* nested folders */
@@ -769,6 +897,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "test_db mariadb: TL_MARIADB_URL not set (run tests/db/test_db_mariadb.sh)\n");
         return 77;
     }
+    umask(022);   /* t_sqlite_files checks the modes tasklist sets itself */
     const char *root = getenv("TL_SOURCE_ROOT");
     snprintf(mig_dir, sizeof mig_dir, "%s/migrations", root ? root : ".");
     snprintf(tmp, sizeof tmp, "/tmp/tl-test-db-%s.XXXXXX", mode);
@@ -786,6 +915,8 @@ int main(int argc, char **argv)
         { "names_roundtrip", t_names_roundtrip, true, true },
         { "ids_never_reused", t_ids_never_reused, true, true },
         { "dao_errors", t_dao_errors, true, true },
+        { "data_version", t_data_version, true, true },
+        { "task_page", t_task_page, true, true },
         { "transactions", t_transactions, true, true },
         { "fork", t_fork, true, true },
         { "cli", t_cli, true, true },

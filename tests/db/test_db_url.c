@@ -43,6 +43,13 @@ static const struct url_case cases[] = {
     OK_MARIA("mysql://u%40x:p%40ss%3Aw%2Fd@h:65535/d%2Db?charset=utf8mb4", "h", 65535, "u@x", "p@ss:w/d", "d-b", ""),
     OK_MARIA("mysql://u:pa:ss/w?rd@h/d", "h", 0, "u", "pa:ss/w?rd", "d", ""),
     OK_MARIA("mysql://u:@h/d", "h", 0, "u", "", "d", ""),
+    /* '@' in a password, encoded or not: split at the last '@' (SQLAlchemy 1.4+) */
+    OK_MARIA("mysql://u:pa@ssWORDTAIL@127.0.0.1:1/db", "127.0.0.1", 1, "u", "pa@ssWORDTAIL", "db", ""),
+    OK_MARIA("mysql://u:pa%40ss@127.0.0.1:1/db", "127.0.0.1", 1, "u", "pa@ss", "db", ""),
+    OK_MARIA("mysql://u:a@b:c/d@h/d", "h", 0, "u", "a@b:c/d", "d", ""),
+    OK_MARIA("mysql://u%3Ax:p%25@h/d", "h", 0, "u:x", "p%", "d", ""),
+    OK_MARIA("mysql://u@x@h/d", "h", 0, "u@x", "", "d", ""),
+    OK_MARIA("mysql://h/d@x", "h", 0, "", "", "d@x", ""),         /* a "/" before it: no user info */
     OK_MARIA("mysql://h:3306/d", "h", 3306, "", "", "d", ""),
     OK_MARIA("mysql://[::1]:3306/d", "::1", 3306, "", "", "d", ""),
     OK_MARIA("mysql://u:p@h/d?charset=utf8mb4&unix_socket=/s", "h", 0, "u", "p", "d", "/s"),

@@ -1,6 +1,7 @@
 # tests/e2e/app_lib.sh - start the real tasklist pool behind real nginx for an end-to-end test.
 # Source after tests/lib/servers.sh and tl_init. Functions:
-#   app_start [serve args...]   db upgrade, serve on $T/app.sock, nginx in front; sets U (base URL)
+#   app_start [serve args...]   db upgrade, serve on $T/app.sock, nginx in front (on $APP_NGINX_PORT when
+#                               set, else a free port); sets U (base URL)
 #   post ARGS...                curl POST with a same-origin Origin header; prints the status, body in $T/body
 #   page                        GET / body
 #   code URL [curl args]        status code only
@@ -13,7 +14,7 @@ app_start() {
   APP_PID=$!
   tl_remember "$APP_PID"
   tl_wait_socket "$T/app.sock" || tl_fail "tasklist did not start: $(tail -5 "$T/app.log")"
-  tl_start_nginx "$T/app.sock"
+  tl_start_nginx "$T/app.sock" ${APP_NGINX_PORT:-}
   U="http://127.0.0.1:$NGINX_PORT"
 }
 post() { curl -s -o "$T/body" -w '%{http_code}' -H "Origin: $U" "$@"; }

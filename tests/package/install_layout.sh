@@ -25,6 +25,7 @@ meson install -C "$TL_BUILD" --no-rebuild --destdir "$D" >"$T/install.log" 2>&1 
 # exactly these files
 {
   echo "$BIN/tasklist"; echo "$ETC/tasklist.ini"; echo "$UNIT/tasklist.service"; echo "$SITE/tasklist"
+  echo "$DATA/examples/nginx/tasklist-https"
   echo "$MAN/man1/tasklist.1"; echo "$MAN/man5/tasklist.ini.5"
   (cd "$TL_SRC" && find templates static migrations -type f ! -name README.md) | sed "s|^|$DATA/|"
 } | sort >"$T/want"

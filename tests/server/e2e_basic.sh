@@ -58,7 +58,7 @@ check "invalid UTF-8 in path" 400 "$U/%c3%28"
 check "NUL in form" 400 -d "a=%00" "$U/echo"
 check "invalid UTF-8 in form" 400 -d "name=%e9t%e9" "$U/echo"
 check "bad escape in form" 400 -d "name=%zz" "$U/echo"
-check "invalid UTF-8 cookie" 400 -H $'Cookie: a=\xff' "$U/"
+check "another application's cookie, not UTF-8, is ignored" 200 -H $'Cookie: other=caf\xe9; a=\xff' "$U/"
 q=$(python3 -c 'print("&".join("p%d=1" % i for i in range(17)))')
 check "too many params" 400 "$U/?$q"
 q=$(python3 -c 'print("&".join("p%d=1" % i for i in range(16)))')
@@ -79,7 +79,7 @@ assert sum(w["requests"] for w in d["workers"]) >= 20, d
 for k in ("active", "idle", "max_active", "restarts", "slow_requests", "generation"):
     assert k in d, k
 PY
-grep " error " "$T/app.log" | grep -v "GET /boom: handler failed" | grep -q . &&
+grep " error " "$T/app.log" | grep -v "GET \"/boom\": handler failed" | grep -q . &&
   tl_fail "unexpected errors logged: $(grep ' error ' "$T/app.log")"
 kill -TERM "$SRV_PID"
 for i in $(seq 50); do kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.1; done

@@ -50,7 +50,7 @@ curl -s "$U/metrics" | grep -qx "tasklist_workers_killed_total 1" || tl_fail "/m
 
 # 3. slow request log: method, path, duration
 check "slow request" 200 "$U/sleep?ms=300"
-grep -Eq "slow request: GET /sleep took [0-9]+ ms" "$T/app.log" || tl_fail "slow request not logged"
+grep -Eq "slow request: GET \"/sleep\" took [0-9]+ ms" "$T/app.log" || tl_fail "slow request not logged"
 
 # 4. max_requests = 25 recycles workers
 pids1=$(worker_pids "$U/status")

@@ -119,6 +119,9 @@ static void test_values(void)
     CHECK(strcmp(c.monitor_allow, "127.0.0.0/8, ::1") == 0, "default monitor_allow");
     CHECK(c.body_max == 1048576 && c.params_max == 64, "default limits");
     CHECK(c.session_lifetime_s == 31 * 86400, "default lifetime");
+    CHECK(c.read_timeout_s == 5, "default read_timeout_s %u", c.read_timeout_s);
+    CHECK(strcmp(c.allowed_clients, "127.0.0.1,::1") == 0, "default allowed_clients %s", c.allowed_clients);
+    CHECK(c.public_origin[0] == 0, "public_origin unset by default");
     CHECK(cfg_load_ini(&c, "/nonexistent/x.ini", &d) == TL_ENOTFOUND, "missing file");
 }
 
@@ -213,6 +216,21 @@ static void test_validate_and_print(void)
         { "server", "status_path", "status", false },
         { "server", "public_origin", "example.com", false },
         { "server", "public_origin", "https://example.com", true },
+        { "server", "public_origin", "https://example.com/", true },
+        { "server", "public_origin", "https://tasks.example.com, http://127.0.0.1:8080", true },
+        { "server", "public_origin", "https://example.com,example.org", false },
+        { "server", "public_origin", "https://example.com/app", false },
+        { "server", "public_origin", "https://", false },
+        { "server", "public_origin", "https://u@example.com", false },
+        { "server", "allowed_clients", "127.0.0.1", true },
+        { "server", "allowed_clients", "127.0.0.1, ::1, 10.0.0.7", true },
+        { "server", "allowed_clients", "any", true },
+        { "server", "allowed_clients", "", false },
+        { "server", "allowed_clients", "localhost", false },
+        { "server", "allowed_clients", "10.0.0.0/8", false },
+        { "server", "allowed_clients", "127.0.0.1,,::1", false },
+        { "limits", "read_timeout_s", "0", false },
+        { "limits", "read_timeout_s", "2", true },
         { "limits", "body_max", "0", false },
         { "server", "metrics_path", "/metrics", true },
         { "server", "metrics_path", "metrics", false },
@@ -262,6 +280,26 @@ static void test_validate_and_print(void)
     cfg_defaults(&back);
     CHECK(cfg_load_ini(&back, path, &d) == TL_OK, "printed config loads back: %u %s", d.line, d.msg);
     free(text);
+
+    /* a password holding '@' (encoded or not) is masked whole */
+    static const struct {
+        const char *url, *want;
+    } urls[] = {
+        { "mysql://u:pa@ssWORDTAIL@127.0.0.1:1/db", "url = mysql://u:********@127.0.0.1:1/db\n" },
+        { "mysql://u:pa%40ss@127.0.0.1:1/db", "url = mysql://u:********@127.0.0.1:1/db\n" },
+        { "mysql://u:a:b/c@h/d", "url = mysql://u:********@h/d\n" },
+        { "mysql://u@h/d", "url = mysql://u@h/d\n" },
+        { "sqlite:///x@y.db", "url = sqlite:///x@y.db\n" },
+    };
+    for (size_t i = 0; i < sizeof urls / sizeof *urls; i++) {
+        cfg_set(&c, "database", "url", urls[i].url, &d);
+        f = open_memstream(&text, &len);
+        cfg_print(&c, f);
+        fclose(f);
+        CHECK(strstr(text, urls[i].want) && !strstr(text, "WORDTAIL") && !strstr(text, "ss@") &&
+                  !strstr(text, "%40"), "url %zu masked: want \"%s\" in\n%s", i, urls[i].want, text);
+        free(text);
+    }
 }
 
 static char *print_to_string(const struct cfg *c)

@@ -122,8 +122,14 @@ static void test_limits_and_misc(struct arena *a)
     CHECK(req_param(&r, "NOPE").len == 0, "absent param empty");
     arena_reset(a);
 
-    char *envp3[] = { "REQUEST_METHOD=GET", "REQUEST_URI=/", "HTTP_COOKIE=a=\xff", NULL };
-    CHECK(req_parse(&r, a, envp3, NULL, 0, &lim, &why) == 400, "invalid UTF-8 cookie: 400");
+    /* Another application's cookies on the same host are not ours to judge:
+     * not UTF-8 (Latin-1 "caf\xe9"), a stray byte in the name: dropped, the
+     * request goes on and the session cookie is still found. */
+    char *envp3[] = { "REQUEST_METHOD=GET", "REQUEST_URI=/",
+                      "HTTP_COOKIE=other=caf\xe9; \xff=1; session=s.m; a=\xc0\xaf", NULL };
+    CHECK(req_parse(&r, a, envp3, NULL, 0, &lim, &why) == 0, "foreign non-UTF-8 cookies: %s", why);
+    CHECK(str_eq_c(req_cookie(&r, "session"), "s.m"), "session cookie next to foreign ones");
+    CHECK(r.cookies.n == 1, "non-UTF-8 pairs dropped: %zu left", r.cookies.n);
     arena_reset(a);
 
     char *envp4[] = { "REQUEST_METHOD=GET", "REQUEST_URI=", NULL };
@@ -165,7 +171,58 @@ static const struct {
     { "POST", "https://tasks.example.com", NULL, "", "127.0.0.1", "8080", "https://tasks.example.com/", false },
     { "POST", "http://127.0.0.1:8080", NULL, "", "127.0.0.1", "8080", "https://tasks.example.com", true },
     { "OPTIONS", "http://evil.example", "cross-site", "", "x", "80", "", false },
+    /* several public origins; DNS rebinding: Host and Origin both the attacker's */
+    { "POST", "http://127.0.0.1:8080", NULL, "", "127.0.0.1", "8080",
+      "https://tasks.example.com, http://127.0.0.1:8080/", false },
+    { "POST", "http://LOCALHOST:8080", NULL, "", "localhost", "8080",
+      "http://127.0.0.1:8080,http://localhost:8080", false },
+    { "POST", "http://evil.example:8080", NULL, "", "evil.example", "8080",
+      "http://127.0.0.1:8080,http://localhost:8080", true },
+    { "POST", "http://127.0.0.1:8080.evil.example", NULL, "", "127.0.0.1", "8080",
+      "http://127.0.0.1:8080", true },
+    { "POST", "http://evil.example:8080", NULL, "", "evil.example", "8080", "", false },  /* unpinned: passes */
 };
+
+/* Host, public_origin -> allowed? */
+static const struct {
+    const char *host, *public_origin;
+    bool ok;
+} host_cases[] = {
+    { "evil.example", "", true },                           /* not pinned: any Host */
+    { "127.0.0.1", "http://127.0.0.1:18291", true },        /* Debian's $host: no port */
+    { "127.0.0.1:18291", "http://127.0.0.1:18291", true },
+    { "evil.example", "http://127.0.0.1:18291", false },
+    { "evil.example:18291", "http://127.0.0.1:18291", false },
+    { "Tasks.Example.COM", "https://tasks.example.com", true },
+    { "tasks.example.com.", "https://tasks.example.com", true },
+    { "tasks.example.com.evil.example", "https://tasks.example.com", false },
+    { "evil.example", "https://tasks.example.com, http://evil.example.org", false },
+    { "localhost", "http://127.0.0.1:8080,http://localhost:8080", true },
+    { "[::1]", "http://[::1]:8080", true },
+    { "[::1]:8080", "http://[::1]:8080", true },
+    { "[::2]", "http://[::1]:8080", false },
+    { "", "http://127.0.0.1:8080", false },
+    { NULL, "http://127.0.0.1:8080", false },
+};
+
+static void test_host(struct arena *a)
+{
+    for (size_t i = 0; i < sizeof host_cases / sizeof *host_cases; i++) {
+        char host[128];
+        char *envp[4] = { "REQUEST_METHOD=GET", "REQUEST_URI=/", NULL, NULL };
+        if (host_cases[i].host) {
+            snprintf(host, sizeof host, "HTTP_HOST=%s", host_cases[i].host);
+            envp[2] = host;
+        }
+        struct req r;
+        const char *why;
+        CHECK(req_parse(&r, a, envp, NULL, 0, &lim, &why) == 0, "host case %zu parse", i);
+        bool got = req_host_allowed(&r, host_cases[i].public_origin);
+        CHECK(got == host_cases[i].ok, "host case %zu: Host %s, public_origin \"%s\": got %d", i,
+              host_cases[i].host ? host_cases[i].host : "(none)", host_cases[i].public_origin, got);
+        arena_reset(a);
+    }
+}
 
 static void test_origin(struct arena *a)
 {
@@ -256,6 +313,7 @@ int main(void)
     test_parse_table(a);
     test_limits_and_misc(a);
     test_origin(a);
+    test_host(a);
     test_response(a);
     arena_free(a);
     if (failures)
