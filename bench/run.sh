@@ -220,7 +220,7 @@ children() { ps -o pid= --ppid "$1" 2>/dev/null | tr -s ' \n' ' '; }
 
 # mem PID -> "pss_master rss_master pss_children_sum rss_children_sum n_children tier_rss" (KiB). PSS and
 # RSS leave out the same-host tier's segment (memfd:tasklist-cache), whose resident size is the last
-# field (the master's view of it: every process maps the same pages).
+# field (the largest any one process maps: they all map the same pages).
 mem_of() { # PID -> "pss rss tier_rss" from /proc/PID/smaps
   awk '/^[0-9a-f]+-[0-9a-f]+ /{tier = ($0 ~ /memfd:tasklist-cache/)}
        /^Pss:/{if (!tier) p += $2} /^Rss:/{if (tier) t += $2; else r += $2}
@@ -232,6 +232,7 @@ mem() {
   for k in $(children "$m"); do
     read -r p r t < <(mem_of "$k")
     ps=$((ps + ${p:-0})); rs=$((rs + ${r:-0})); n=$((n + 1))
+    [ "${t:-0}" -gt "${tm:-0}" ] && tm=$t   # the pages any process touched (the master touches none)
   done
   echo "${pm:-0} ${rm:-0} $ps $rs $n ${tm:-0}"
 }
