@@ -4,19 +4,26 @@
 # fault is injected; tests/e2e/consistency.py records every operation and checks that every read shows
 # every add, and no delete, that completed before the read started. A case passes with 0 stale reads
 # and 0 errors (5xx or no answer). Cases (all of them when none is named):
-#   hang               SQLite; memcached SIGSTOPped through a burst of writes while max_requests
-#                      recycles the workers, then SIGCONTed, then reads only
+#   hang               SQLite; memcached SIGSTOPped (reads first, so that every worker has seen it
+#                      fail), then a burst of writes, then reads while max_requests (10) recycles every
+#                      worker, then SIGCONTed, then reads only. The hang starts after 0.5 s of reads
+#                      only: an invalidation in flight when memcached stops is applied when it resumes
+#                      (it waits in the socket buffer), which would hide the case's point by chance.
 #   partition          SQLite; two pools on one database, pool b reaches memcached through
 #                      tests/lib/cutproxy.py, which is cut (connections reset, new ones refused)
 #                      through writes on both pools, then healed, then reads only, then a mix
 #   partition-mariadb  the same on one MariaDB
 #   eject              SQLite; two memcached servers on the ring, the one holding the generation key
-#                      SIGSTOPped through writes longer than dead_timeout_s (lowered to 3 s), then
-#                      SIGCONTed and rejoining, reads only, then a mix
+#                      (and the index view, where the ports allow) SIGSTOPped (after 0.5 s of reads
+#                      only, as in hang; reads first) through
+#                      writes for longer than dead_timeout_s (lowered to 3 s), then SIGCONTed and
+#                      rejoining, reads only, then a mix
 #   sqlite3-cli        a task inserted and one deleted with the sqlite3 command line while the pool
 #                      serves GET / and GET /api/tasks from the cache: the next reads show both changes
 # Each case runs in its own temporary folder with its own servers, stopped when the case ends; the
-# last lines printed are one RESULT line per case. CONSISTENCY_CLIENTS (6) sets the client count.
+# last lines printed are one RESULT line per case. CONSISTENCY_CLIENTS (6) sets the client count;
+# CONSISTENCY_DEFAULT_TIMEOUTS=1 keeps the cache's default timeouts in hang and eject (lowered to
+# 300 ms otherwise, so that requests keep flowing while a server hangs).
 . "$(dirname "$0")/../lib/servers.sh"
 CHECKER=$TL_SRC/tests/e2e/consistency.py
 PROXY=$TL_SRC/tests/lib/cutproxy.py
@@ -32,6 +39,7 @@ READS='{"get": 1, "api": 1}'
 # cache timeouts for the cases where a server hangs (the defaults are 2000/750/750/2000 ms)
 FAST_TIMEOUTS="TASKLIST_CACHE_CONNECT_TIMEOUT_MS=300 TASKLIST_CACHE_SEND_TIMEOUT_MS=300
   TASKLIST_CACHE_RECV_TIMEOUT_MS=300 TASKLIST_CACHE_POLL_TIMEOUT_MS=300"
+[ "${CONSISTENCY_DEFAULT_TIMEOUTS:-0}" = 1 ] && FAST_TIMEOUTS=
 
 # pool_start NAME SERVERS [VAR=VALUE...]: a pool of $WORKERS workers on $T/NAME.sock whose cache is
 # SERVERS (comma-separated host:port), with extra configuration from the environment assignments
@@ -128,9 +136,11 @@ case_hang() {
   nginx_start "$T/app.sock"
   check hang "[
     {\"name\": \"warm\", \"dur\": 4, \"mix\": $MIX},
-    {\"name\": \"hung-writes\", \"dur\": 3, \"mix\": $WRITES, \"at_start\": [\"sh:kill -STOP $(mc_pid "$mc")\"]},
-    {\"name\": \"hung-reads\", \"dur\": 4, \"mix\": $READS},
-    {\"name\": \"resumed-reads\", \"dur\": 6, \"mix\": $READS, \"at_start\": [\"sh:kill -CONT $(mc_pid "$mc")\"]}]"
+    {\"name\": \"calm\", \"dur\": 0.5, \"mix\": $READS},
+    {\"name\": \"hung\", \"dur\": 1.5, \"mix\": $READS, \"at_start\": [\"sh:kill -STOP $(mc_pid "$mc")\"]},
+    {\"name\": \"hung-writes\", \"dur\": 3, \"mix\": $WRITES},
+    {\"name\": \"hung-reads\", \"dur\": 3, \"mix\": $READS},
+    {\"name\": \"resumed-reads\", \"dur\": 5, \"mix\": $READS, \"at_start\": [\"sh:kill -CONT $(mc_pid "$mc")\"]}]"
   local rc=$?
   local n
   n=$(grep -c 'max_requests); recycling' "$T/app.log")
@@ -210,7 +220,9 @@ case_eject() {
   echo "eject: servers 127.0.0.1:$MC1 and 127.0.0.1:$MC2 (setup $try), hanging 127.0.0.1:$VICTIM"
   check eject "[
     {\"name\": \"warm\", \"dur\": 4, \"mix\": $MIX},
-    {\"name\": \"hung-writes\", \"dur\": 7, \"mix\": $WRITES, \"at_start\": [\"sh:kill -STOP $(mc_pid "$VICTIM")\"]},
+    {\"name\": \"calm\", \"dur\": 0.5, \"mix\": $READS},
+    {\"name\": \"hung\", \"dur\": 1.5, \"mix\": $READS, \"at_start\": [\"sh:kill -STOP $(mc_pid "$VICTIM")\"]},
+    {\"name\": \"hung-writes\", \"dur\": 6, \"mix\": $WRITES},
     {\"name\": \"rejoin-reads\", \"dur\": 6, \"mix\": $READS, \"at_start\": [\"sh:kill -CONT $(mc_pid "$VICTIM")\"]},
     {\"name\": \"mixed\", \"dur\": 3, \"mix\": $MIX}]"
 }
