@@ -20,6 +20,7 @@
 #                      rejoining, reads only, then a mix
 #   sqlite3-cli        a task inserted and one deleted with the sqlite3 command line while the pool
 #                      serves GET / and GET /api/tasks from the cache: the next reads show both changes
+#   control            (by hand only) two pools, one memcached, no fault: shows the checker's baseline
 # Each case runs in its own temporary folder with its own servers, stopped when the case ends; the
 # last lines printed are one RESULT line per case. CONSISTENCY_CLIENTS (6) sets the client count;
 # CONSISTENCY_DEFAULT_TIMEOUTS=1 keeps the cache's default timeouts in hang and eject (lowered to
@@ -119,7 +120,7 @@ check() {
     rc=1
   }
   for u in "$T"/*.log; do   # what the pools said about the cache, for the record
-    grep -h 'cache:' "$u" 2>/dev/null | sed -E 's/^[^ ]+ [^ ]+ [0-9]+ //' | sort | uniq -c | sort -rn | head -4 |
+    grep -h 'cache:' "$u" 2>/dev/null | sed -E 's/^[^ ]+ [^ ]+ [0-9]+ //; s/:? *\(?\(0x[0-9a-f]+\).*//' | sort | uniq -c | sort -rn | head -4 |
       sed "s|^|    $(basename "$u" .log): |"
   done
   return $rc
@@ -146,7 +147,8 @@ case_hang() {
   local rc=$?
   local n
   n=$(grep -c 'max_requests); recycling' "$T/app.log")
-  echo "    app: $n log lines about recycled workers"
+  echo "    app: $n workers recycled"
+  [ "$n" -ge 6 ] || { echo "FAIL: hang: only $n workers recycled, the case did not happen"; return 1; }
   return $rc
 }
 
@@ -231,6 +233,20 @@ case_eject() {
     {\"name\": \"mixed\", \"dur\": 3, \"mix\": $MIX}]"
 }
 
+# control (not a fault, not in meson): two pools, one memcached, nothing injected; 0 stale expected
+case_control() {
+  tl_init consistency-control
+  cd "$T" || exit 1
+  local mc
+  mc=$(tl_free_port)
+  tl_start_sasl_memcached "$mc" $MCUSER $MCPASS
+  db_sqlite
+  pool_start a "127.0.0.1:$mc"
+  pool_start b "127.0.0.1:$mc"
+  nginx_start "$T/a.sock" "$T/b.sock"
+  check control "[{\"name\": \"mixed\", \"dur\": 8, \"mix\": $MIX}, {\"name\": \"reads\", \"dur\": 2, \"mix\": $READS}]"
+}
+
 case_sqlite3_cli() {
   tl_init consistency-sqlite3-cli
   cd "$T" || exit 1
@@ -288,6 +304,7 @@ for c in "${cases[@]}"; do
     partition-mariadb) (case_partition mariadb) ;;
     eject) (case_eject) ;;
     sqlite3-cli) (case_sqlite3_cli) ;;
+    control) (case_control) ;;
     *) tl_fail "unknown case $c" ;;
   esac
   rc=$?
