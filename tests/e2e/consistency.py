@@ -69,6 +69,8 @@ def parse_index(body):
         raise ValueError("neither a task table nor 'No tasks yet.'")
     rows = []
     for tr in ROW_RE.findall(text):
+        if "/delete" not in tr:
+            continue   # not a task row (a header, say)
         m = CELL_RE.match(tr)
         if not m:
             raise ValueError("unparsable row: %r" % tr[:120])
@@ -77,7 +79,10 @@ def parse_index(body):
 
 
 def parse_api(body):
+    """[(id, name)] of GET /api/tasks: a JSON array of tasks, or an object with one under "tasks"."""
     doc = json.loads(body)
+    if isinstance(doc, dict) and isinstance(doc.get("tasks"), list):
+        doc = doc["tasks"]
     if not isinstance(doc, list):
         raise ValueError("GET /api/tasks is not a JSON array")
     return [(int(t["id"]), t["name"]) for t in doc]

@@ -182,8 +182,8 @@ case_partition() { # sqlite|mariadb
 }
 
 # eject_setup: two memcached servers on free ports and the pool with both on its ring; then one add and
-# two GET / and GET /api/tasks; sets MC1 MC2 and VICTIM, the server holding both the generation key and
-# the index view when there is one (empty otherwise)
+# two GET / and GET /api/tasks; sets MC1 MC2 and VICTIM: the server holding both the generation key and
+# the index view (status 0), else the one holding the generation key (1), else the second one (2)
 eject_setup() {
   local p
   MC1=$(tl_free_port)
@@ -196,12 +196,18 @@ eject_setup() {
   curl -s -o /dev/null -H "Origin: ${URLS[0]}" --data name=probe "${URLS[0]}/"
   for p in 1 2; do curl -s -o /dev/null "${URLS[0]}/"; curl -s -o /dev/null "${URLS[0]}/api/tasks"; done
   VICTIM=
+  local gen=
   for p in "$MC1" "$MC2"; do
-    memccat --binary --servers="127.0.0.1:$p" --username=$MCUSER --password=$MCPASS tasklist:gen >/dev/null 2>&1 &&
-      memccat --binary --servers="127.0.0.1:$p" --username=$MCUSER --password=$MCPASS tasklist:view// \
-        >/dev/null 2>&1 && VICTIM=$p
+    memccat --binary --servers="127.0.0.1:$p" --username=$MCUSER --password=$MCPASS tasklist:gen \
+      >/dev/null 2>&1 || continue
+    gen=$p
+    memccat --binary --servers="127.0.0.1:$p" --username=$MCUSER --password=$MCPASS tasklist:view// \
+      >/dev/null 2>&1 && VICTIM=$p
   done
-  [ -n "$VICTIM" ]
+  [ -n "$VICTIM" ] && return 0
+  [ -n "$gen" ] && VICTIM=$gen && return 1
+  VICTIM=$MC2
+  return 2   # no generation key under that name: placement cannot be chosen, take these ports
 }
 
 case_eject() {
@@ -216,14 +222,17 @@ case_eject() {
   # during its absence; other placements are retried a few times (new ports), then taken as they are
   # (a co-located pair is what today's generation scheme cannot handle: the rejoined server answers
   # with its old generation and the old page built at that generation).
+  local placed
   for try in $(seq 10); do
-    eject_setup && break
-    [ "$try" = 10 ] && break
+    eject_setup
+    placed=$?
+    [ $placed = 1 ] && [ "$try" -lt 10 ] || break
     kill "$POOL_PID" "$(mc_pid "$MC1")" "$(mc_pid "$MC2")"
     wait "$POOL_PID" 2>/dev/null
   done
-  [ -n "$VICTIM" ] || VICTIM=$MC2
-  echo "eject: servers 127.0.0.1:$MC1 and 127.0.0.1:$MC2 (setup $try), hanging 127.0.0.1:$VICTIM"
+  echo "eject: servers 127.0.0.1:$MC1 and 127.0.0.1:$MC2 (draw $try), hanging 127.0.0.1:$VICTIM, which holds" \
+    "$(case $placed in 0) echo the generation key and the index view ;; 1) echo the generation key ;;
+      *) echo "no key named tasklist:gen" ;; esac)"
   check eject "[
     {\"name\": \"warm\", \"dur\": 4, \"mix\": $MIX},
     {\"name\": \"calm\", \"dur\": 0.5, \"mix\": $READS},
