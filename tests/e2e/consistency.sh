@@ -22,9 +22,10 @@
 #                      serves GET / and GET /api/tasks from the cache: the next reads show both changes
 #   control            (by hand only) two pools, one memcached, no fault: shows the checker's baseline
 # Each case runs in its own temporary folder with its own servers, stopped when the case ends; the
-# last lines printed are one RESULT line per case. CONSISTENCY_CLIENTS (6) sets the client count;
-# CONSISTENCY_DEFAULT_TIMEOUTS=1 keeps the cache's default timeouts in hang and eject (lowered to
-# 300 ms otherwise, so that requests keep flowing while a server hangs).
+# last lines printed are one RESULT line per case. TL_KEEP_TMP=1 keeps each case's folder, with the
+# pools' logs and history.json (every operation, for consistency.py --analyse). CONSISTENCY_CLIENTS
+# (6) sets the client count; CONSISTENCY_DEFAULT_TIMEOUTS=1 keeps the cache's default timeouts in hang
+# and eject (lowered to 300 ms otherwise, so that requests keep flowing while a server hangs).
 . "$(dirname "$0")/../lib/servers.sh"
 CHECKER=$TL_SRC/tests/e2e/consistency.py
 PROXY=$TL_SRC/tests/lib/cutproxy.py
@@ -109,6 +110,8 @@ check() {
   local label=$1 phases=$2 rc u args=()
   shift 2
   for u in "${URLS[@]}"; do args+=(--url "$u"); done
+  # with TL_KEEP_TMP set, every operation is kept for consistency.py --analyse
+  [ -n "${TL_KEEP_TMP:-}" ] && args+=(--history "$T/history.json")
   local t0=$EPOCHREALTIME
   python3 "$CHECKER" --label "$label" --clients "$CLIENTS" --phases "$phases" "${args[@]}" "$@" \
     >"$T/check.txt" 2>"$T/check.err"
