@@ -15,6 +15,7 @@
 # Environment: W (workers, 4), N (tasks; a list runs the table for each: N="20 1000"; default 20),
 #   DURATION (seconds per wrk run, 5), REPEAT (3), WARMUP (seconds, 1), CONNS (64), THREADS (2),
 #   TL_BIN (use this tasklist binary instead of building), ROWS (subset, e.g. ROWS="1 2 2b 3"),
+#   BENCH_PAGE_SIZE (tasks per page, [app] page_size; default the app's 50),
 #   TL_BIN_BASE (a tasklist binary of another commit, e.g. the one before a change: adds row 3base,
 #   row 3 served by that binary with its own migrations, interleaved with the others; its build must
 #   still exist, since its migrations folder is the one compiled into it),
@@ -207,6 +208,7 @@ pool_start() {
         $(env | awk -F= '/^TASKLIST_/{print "-u " $1}') \
         DATABASE_URL="sqlite:///$db" SECRET_KEY="$SECRET" TASKLIST_CACHE_KEY_PREFIX="$prefix" \
         TASKLIST_SERVER_DEBUG="$debug" "${mc[@]}" ${POOL_EXTRA_ENV:-} \
+        ${BENCH_PAGE_SIZE:+TASKLIST_APP_PAGE_SIZE=$BENCH_PAGE_SIZE} \
         "$bin" serve --listen "unix:$SOCK" --workers "$W" --templates "${7:-$ROOT/templates}") >>"$log" 2>&1 & ;;
   esac
   POOL_PID=$!; POOL_KIND=$kind; PIDS+=("$POOL_PID")
@@ -220,7 +222,7 @@ children() { ps -o pid= --ppid "$1" 2>/dev/null | tr -s ' \n' ' '; }
 
 # mem PID -> "pss_master rss_master pss_children_sum rss_children_sum n_children tier_rss" (KiB). PSS and
 # RSS leave out the same-host tier's segment (memfd:tasklist-cache), whose resident size is the last
-# field (the master's view of it: every process maps the same pages).
+# field (the largest any one process maps: they all map the same pages).
 mem_of() { # PID -> "pss rss tier_rss" from /proc/PID/smaps
   awk '/^[0-9a-f]+-[0-9a-f]+ /{tier = ($0 ~ /memfd:tasklist-cache/)}
        /^Pss:/{if (!tier) p += $2} /^Rss:/{if (tier) t += $2; else r += $2}
@@ -232,6 +234,7 @@ mem() {
   for k in $(children "$m"); do
     read -r p r t < <(mem_of "$k")
     ps=$((ps + ${p:-0})); rs=$((rs + ${r:-0})); n=$((n + 1))
+    [ "${t:-0}" -gt "${tm:-0}" ] && tm=$t   # the pages any process touched (the master touches none)
   done
   echo "${pm:-0} ${rm:-0} $ps $rs $n ${tm:-0}"
 }
