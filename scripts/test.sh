@@ -1,7 +1,8 @@
 #!/bin/bash
 # scripts/test.sh - set up and run the whole test suite on a fresh Debian machine.
 # 1. installs the Debian packages (scripts/deps.sh test);
-# 2. builds twice: build/ (-Werror, debugoptimized) and build-asan/ (AddressSanitizer + UBSan);
+# 2. builds twice: build/ (-Werror, debugoptimized) and build-asan/ (AddressSanitizer + UBSan), both
+#    with -Dwerror=true (not a default of meson.build: distributions' newer compilers must still build);
 # 3. builds the libFuzzer targets with clang (build-fuzz/) and runs each for a bounded time;
 # 4. runs `meson test` in each; the suites start their own real servers (SASL memcached,
 #    MariaDB, nginx, spawn-fcgi) on free ports, so nothing else needs to run first.
@@ -22,10 +23,10 @@ run_build() { # dir, suite ("" = all), setup args...
   meson compile -C "$dir" || return 1
   meson test -C "$dir" --print-errorlogs --num-processes "$jobs" ${suite:+--suite "$suite"} ${TL_TEST_ARGS:-} || return 1
 }
-run_build build "" -Dbuildtype=debugoptimized || status=1
-run_build build-asan "" -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false || status=1
+run_build build "" -Dbuildtype=debugoptimized -Dwerror=true || status=1
+run_build build-asan "" -Dbuildtype=debug -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false || status=1
 # the fuzz build runs only the fuzz suite: the rest already ran twice
-CC=clang run_build build-fuzz fuzz -Dbuildtype=debug -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false || status=1
+CC=clang run_build build-fuzz fuzz -Dbuildtype=debug -Dwerror=true -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false || status=1
 python3 - build build-asan build-fuzz <<'PY'
 import json, os, sys
 passed = failed = 0
