@@ -83,7 +83,8 @@ for k in get_hits get_misses cmd_get cmd_set curr_items bytes evictions; do
 done
 
 # cache down: same pages, from the database, no error
-kill "$(cat "$T/mc$MCPORT/pid")"; sleep 0.5
+mcpid=$(cat "$T/mc$MCPORT/pid"); kill "$mcpid"
+tl_wait_until 5 bash -c "! kill -0 $mcpid 2>/dev/null" || tl_fail "memcached did not stop"
 for i in 1 2 3; do
   c=$(code "$U/"); [ "$c" = 200 ] || tl_fail "memcached down: GET / answered $c"
 done

@@ -56,8 +56,8 @@ kill -HUP "$APP_PID"
 ok=0; for _ in $(seq 50); do page | grep -q 'Reloaded List' && { ok=1; break; }; sleep 0.1; done
 [ "$ok" = 1 ] || tl_fail "templates not reloaded on SIGHUP"
 printf '{%% if %%}\n' >>"$T/tpl/task_list/index.html"
-kill -HUP "$APP_PID"; sleep 1
-grep -q 'task_list/index.html:[0-9]*:[0-9]*' "$T/app.log" || tl_fail "broken template not reported with file:line:col: $(tail -3 "$T/app.log")"
+kill -HUP "$APP_PID"
+tl_wait_until 10 grep -q 'task_list/index.html:[0-9]*:[0-9]*' "$T/app.log" || tl_fail "broken template not reported with file:line:col: $(tail -3 "$T/app.log")"
 c=$(code "$U/"); [ "$c" = 200 ] && page | grep -q 'Reloaded List' || tl_fail "broken template on reload: old set not kept ($c)"
 # a broken template refuses start-up with file:line:col
 out=$(timeout 10 "$TL_BIN" serve --listen "unix:$T/app2.sock" --workers 1 --templates "$T/tpl" 2>&1); rc=$?

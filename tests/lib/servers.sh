@@ -48,6 +48,15 @@ tl_free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# tl_wait_until SECONDS CMD...: run CMD every 50 ms until it succeeds (0) or SECONDS pass (1). Tests wait
+# for the state they need this way, never with a fixed sleep that a loaded machine can outrun.
+tl_wait_until() {
+  local deadline=$(( $(date +%s%N) + ${1%.*} * 1000000000 )); shift
+  until "$@"; do
+    [ "$(date +%s%N)" -lt "$deadline" ] || return 1
+    sleep 0.05
+  done
+}
 tl_wait_tcp() { # PORT
   local i
   for i in $(seq 100); do

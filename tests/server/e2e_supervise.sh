@@ -30,7 +30,7 @@ wait_workers 2
 before=$(worker_pids "$U/status")
 victim=${before%% *}
 kill -KILL "$victim"
-sleep 0.5
+tl_wait_until 10 bash -c "! kill -0 $victim 2>/dev/null"
 wait_workers 2
 after=$(worker_pids "$U/status")
 case " $after " in *" $victim "*) tl_fail "killed worker $victim still listed: $after";; esac
@@ -67,7 +67,7 @@ n=$(curl -s "$U/metrics" | sed -n 's/^tasklist_workers_recycled_total //p')
 # 5. USR1 reopens the log file
 mv "$T/app.log" "$T/app.log.1"
 kill -USR1 "$SRV_PID"
-sleep 0.3
+tl_wait_until 5 grep -qs "log reopened" "$T/app.log"
 [ -f "$T/app.log" ] && grep -q "log reopened" "$T/app.log" || tl_fail "USR1 did not reopen the log"
 
 # 6. crash-loop brake: worker_init fails while the file exists
