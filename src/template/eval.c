@@ -16,6 +16,10 @@
 
 #define TPL_REPEAT_MAX (16u << 20) /* bytes a "*" may produce */
 
+static enum tl_err tpl_eval_lookup(struct tpl_render *st, const struct tpl_expr *e,
+                                   struct tpl_value *out);
+static enum tl_err tpl_eval_logic(struct tpl_render *st, const struct tpl_expr *e,
+                                  struct tpl_value *out);
 static enum tl_err tpl_eval_list(struct tpl_render *st, const struct tpl_expr *e,
                                  struct tpl_value *out);
 static enum tl_err tpl_eval_dict(struct tpl_render *st, const struct tpl_expr *e,
@@ -32,8 +36,10 @@ static enum tl_err tpl_eval_attr(struct tpl_render *st, const struct tpl_expr *e
 static struct tpl_value tpl_eval_index(const struct tpl_value *obj, long long i);
 static struct tpl_value tpl_eval_loop_attr(const struct tpl_loop *l, struct str k);
 static enum tl_err tpl_eval_binop(struct tpl_render *st, const struct tpl_expr *e,
-                                  const struct tpl_value *x, const struct tpl_value *y,
                                   struct tpl_value *out);
+static enum tl_err tpl_eval_operands(struct tpl_render *st, const struct tpl_expr *e,
+                                     const struct tpl_value *x, const struct tpl_value *y,
+                                     struct tpl_value *out);
 static enum tl_err tpl_eval_arith(struct tpl_render *st, const struct tpl_expr *e, long long a,
                                   long long b, struct tpl_value *out);
 static enum tl_err tpl_eval_join(struct tpl_render *st, const struct tpl_value *x, struct str xs,
@@ -67,8 +73,6 @@ static enum tl_err tpl_eval_undefined(struct tpl_render *st, const struct tpl_ex
 
 enum tl_err tpl_eval(struct tpl_render *st, const struct tpl_expr *e, struct tpl_value *out)
 {
-    struct tpl_value x, y;
-    enum tl_err err;
     switch (e->kind) {
     case EX_CONST:
         *out = e->cval;
@@ -79,57 +83,76 @@ enum tl_err tpl_eval(struct tpl_render *st, const struct tpl_expr *e, struct tpl
         return TL_OK;
     }
     case EX_ATTR:
-        if ((err = tpl_eval(st, e->a, &x)))
-            return err;
-        y = tpl_str(e->name);
-        return tpl_eval_attr(st, e, &x, &y, out);
     case EX_ITEM:
-        if ((err = tpl_eval(st, e->a, &x)) || (err = tpl_eval(st, e->b, &y)))
-            return err;
-        return tpl_eval_attr(st, e, &x, &y, out);
+        return tpl_eval_lookup(st, e, out);
     case EX_LIST:
         return tpl_eval_list(st, e, out);
     case EX_DICT:
         return tpl_eval_dict(st, e, out);
     case EX_NOT:
-        if ((err = tpl_eval(st, e->a, &x)))
-            return err;
-        *out = tpl_bool(!tpl_truthy(&x));
-        return TL_OK;
+    case EX_AND:
+    case EX_OR:
+    case EX_COND:
+        return tpl_eval_logic(st, e, out);
     case EX_NEG:
     case EX_POS:
         return tpl_eval_sign(st, e, out);
-    case EX_AND:
-    case EX_OR: /* Python's: the deciding operand itself */
-        if ((err = tpl_eval(st, e->a, &x)))
-            return err;
-        if (tpl_truthy(&x) == (e->kind == EX_OR)) {
-            *out = x;
-            return TL_OK;
-        }
-        return tpl_eval(st, e->b, out);
     case EX_BINOP:
-        if ((err = tpl_eval(st, e->a, &x)) || (err = tpl_eval(st, e->b, &y)))
-            return err;
-        return tpl_eval_binop(st, e, &x, &y, out);
+        return tpl_eval_binop(st, e, out);
     case EX_CONCAT:
         return tpl_eval_concat(st, e, out);
     case EX_COMPARE:
         return tpl_eval_compare(st, e, out);
-    case EX_COND:
-        if ((err = tpl_eval(st, e->a, &x)))
-            return err;
-        if (tpl_truthy(&x))
-            return tpl_eval(st, e->b, out);
-        if (e->c)
-            return tpl_eval(st, e->c, out);
-        *out = (struct tpl_value){ .type = TPL_UNDEF, .u.s = STR("conditional expression") };
-        return TL_OK;
     case EX_FILTER:
     case EX_TEST:
         return tpl_eval_filter(st, e, out);
     default:
         return tpl_eval_call(st, e, out);
+    }
+}
+
+/* a.name and a[b]. */
+static enum tl_err tpl_eval_lookup(struct tpl_render *st, const struct tpl_expr *e,
+                                   struct tpl_value *out)
+{
+    struct tpl_value x, y;
+    enum tl_err err;
+    if ((err = tpl_eval(st, e->a, &x)))
+        return err;
+    if (e->kind == EX_ATTR)
+        y = tpl_str(e->name);
+    else if ((err = tpl_eval(st, e->b, &y)))
+        return err;
+    return tpl_eval_attr(st, e, &x, &y, out);
+}
+
+/* not a, a and b, a or b (Python's: the deciding operand itself), and
+ * b if a else c (Undefined without an else). */
+static enum tl_err tpl_eval_logic(struct tpl_render *st, const struct tpl_expr *e,
+                                  struct tpl_value *out)
+{
+    struct tpl_value x;
+    enum tl_err err;
+    if ((err = tpl_eval(st, e->a, &x)))
+        return err;
+    bool truthy = tpl_truthy(&x);
+    switch (e->kind) {
+    case EX_NOT:
+        *out = tpl_bool(!truthy);
+        return TL_OK;
+    case EX_COND:
+        if (truthy)
+            return tpl_eval(st, e->b, out);
+        if (e->c)
+            return tpl_eval(st, e->c, out);
+        *out = (struct tpl_value){ .type = TPL_UNDEF, .u.s = STR("conditional expression") };
+        return TL_OK;
+    default:
+        if (truthy == (e->kind == EX_OR)) {
+            *out = x;
+            return TL_OK;
+        }
+        return tpl_eval(st, e->b, out);
     }
 }
 
@@ -308,11 +331,21 @@ static struct tpl_value tpl_eval_loop_attr(const struct tpl_loop *l, struct str 
     return (struct tpl_value){ .type = TPL_UNDEF };
 }
 
-/* + - * // % with Python's rules: integers (bools count), text + text,
- * list + list, text or list * integer. */
 static enum tl_err tpl_eval_binop(struct tpl_render *st, const struct tpl_expr *e,
-                                  const struct tpl_value *x, const struct tpl_value *y,
                                   struct tpl_value *out)
+{
+    struct tpl_value x, y;
+    enum tl_err err;
+    if ((err = tpl_eval(st, e->a, &x)) || (err = tpl_eval(st, e->b, &y)))
+        return err;
+    return tpl_eval_operands(st, e, &x, &y, out);
+}
+
+/* x + - * // % y with Python's rules: integers (bools count), text + text,
+ * list + list, text or list * integer. */
+static enum tl_err tpl_eval_operands(struct tpl_render *st, const struct tpl_expr *e,
+                                     const struct tpl_value *x, const struct tpl_value *y,
+                                     struct tpl_value *out)
 {
     static const char *const names[] = { [OP_ADD] = "+", [OP_SUB] = "-", [OP_MUL] = "*",
                                          [OP_FLOORDIV] = "//", [OP_MOD] = "%" };

@@ -27,6 +27,7 @@ struct tpl_inst {
 
 static enum tl_err tpl_render_template(struct tpl_render *st, const struct tpl_template *t);
 static enum tl_err tpl_exec_node(struct tpl_render *st, const struct tpl_node *n);
+static enum tl_err tpl_exec_block_ref(struct tpl_render *st, const struct tpl_node *n);
 static enum tl_err tpl_exec_if(struct tpl_render *st, const struct tpl_node *n);
 static enum tl_err tpl_exec_set_block(struct tpl_render *st, const struct tpl_node *n);
 static enum tl_err tpl_exec_for(struct tpl_render *st, const struct tpl_node *n);
@@ -123,12 +124,8 @@ static enum tl_err tpl_exec_node(struct tpl_render *st, const struct tpl_node *n
         return tpl_scope_bind(st, n->name, &v);
     case ND_SET_BLOCK:
         return tpl_exec_set_block(st, n);
-    case ND_BLOCK: {
-        if (muted)
-            return TL_OK;
-        const struct tpl_node *def = tpl_find_block(st, n->name, 0);
-        return tpl_exec_block(st, def ? def : n);
-    }
+    case ND_BLOCK:
+        return muted ? TL_OK : tpl_exec_block_ref(st, n);
     case ND_EXTENDS:
         return tpl_exec_extends(st, n);
     case ND_INCLUDE:
@@ -137,6 +134,13 @@ static enum tl_err tpl_exec_node(struct tpl_render *st, const struct tpl_node *n
         return muted ? TL_OK : tpl_exec_cache(st, n);
     }
     return TL_OK;
+}
+
+/* {% block %} where it stands: the most derived template's definition runs. */
+static enum tl_err tpl_exec_block_ref(struct tpl_render *st, const struct tpl_node *n)
+{
+    const struct tpl_node *def = tpl_find_block(st, n->name, 0);
+    return tpl_exec_block(st, def ? def : n);
 }
 
 /* if/elif/else: the elifs are a chain of ND_IF on orelse. */
