@@ -29,6 +29,7 @@ static size_t tpl_frag_dedupe(struct arena *a, struct tpl_prefetch *pf, size_t t
 static enum tl_err tpl_frag_fetch(struct tpl_render *st, struct tpl_prefetch *pf,
                                   struct str *fetch, size_t *slot, size_t m);
 static const struct str *tpl_frag_missed(const struct tpl_render *st, struct str key);
+static bool tpl_frag_reserve(struct tpl_render *st, size_t extra);
 static enum tl_err tpl_frag_lookup(struct tpl_render *st, const struct tpl_node *n,
                                    struct str *key, long *timeout_s, struct str *value,
                                    bool *found);
@@ -160,13 +161,15 @@ static enum tl_err tpl_frag_fetch(struct tpl_render *st, struct tpl_prefetch *pf
     if (!values || !found)
         return TL_ENOMEM;
     const struct tpl_frag_hooks *h = &st->r.hooks->frags;
-    if (h->get_multi(h->ctx, fetch, n_ask, st->r.a, values, found) != TL_OK)
-        return TL_OK; /* cache trouble: render everything */
-    for (size_t j = 0; j < n_ask; j++) {
-        pf->found[slot[j]] = found[j];
-        pf->values[slot[j]] = values[j];
-    }
-    return TL_OK;
+    size_t n_missed = n_ask;
+    if (h->get_multi(h->ctx, fetch, n_ask, st->r.a, values, found) == TL_OK) {
+        for (size_t j = 0; j < n_ask; j++) {
+            pf->found[slot[j]] = found[j];
+            pf->values[slot[j]] = values[j];
+            n_missed -= found[j];
+        }
+    } /* else cache trouble: render everything */
+    return tpl_frag_reserve(st, n_missed) ? TL_OK : TL_ENOMEM;
 }
 
 enum tl_err tpl_exec_cache(struct tpl_render *st, const struct tpl_node *n)
@@ -233,14 +236,8 @@ static bool tpl_frag_record(struct tpl_render *st, struct str key, struct str va
                             long timeout_s)
 {
     struct tpl_frag_misses *m = st->misses;
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? 2 * m->cap : 32;
-        struct tpl_frag *v = arena_realloc(st->r.a, m->v, m->cap * sizeof *v, cap * sizeof *v);
-        if (!v)
-            return false;
-        m->v = v;
-        m->cap = cap;
-    }
+    if (m->n == m->cap && !tpl_frag_reserve(st, m->cap ? m->cap : 16))
+        return false;
     m->v[m->n++] = (struct tpl_frag){ key, value, timeout_s };
     struct tpl_prefetch *pf = st->pf;
     for (size_t t = 0; pf && t < pf->loop->n_frags; t++) {
@@ -250,6 +247,22 @@ static bool tpl_frag_record(struct tpl_render *st, struct str key, struct str va
             pf->values[pf->root[k]] = value;
         }
     }
+    return true;
+}
+
+/* Room for extra more misses (the arena does not free a grown array's old
+ * block, so a loop reserves its expected misses at once). */
+static bool tpl_frag_reserve(struct tpl_render *st, size_t extra)
+{
+    struct tpl_frag_misses *m = st->misses;
+    if (m->cap - m->n >= extra)
+        return true;
+    size_t cap = m->n + extra;
+    struct tpl_frag *v = arena_realloc(st->r.a, m->v, m->cap * sizeof *v, cap * sizeof *v);
+    if (!v)
+        return false;
+    m->v = v;
+    m->cap = cap;
     return true;
 }
 
