@@ -234,7 +234,7 @@ struct tpl_frame {
 };
 
 struct tpl_inst;
-struct tpl_prefetch;
+struct tpl_prefetch;   /* frag.c's, below */
 
 /* The fragments a render had to build, handed to frags.store at its end.
  * One per tpl_render call, shared by its includes. */
@@ -284,7 +284,8 @@ enum tl_err tpl_frag_prefetch(struct tpl_render *st, const struct tpl_node *n,
                               const struct tpl_value *items, size_t n_items, struct tpl_frame *f,
                               struct tpl_binding *var, struct tpl_loop *loop,
                               struct tpl_prefetch *pf);
-/* Size of struct tpl_prefetch, for the loop's stack storage. */
+/* A loop's prefetched fragments (on the loop's C stack; arrays in the
+ * arena): n_frags entries per item, entry k = item * n_frags + tag. */
 struct tpl_prefetch {
     const struct tpl_node *loop;
     size_t iter;

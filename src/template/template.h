@@ -1,7 +1,9 @@
 /*
  * template/template.h - a Jinja2 subset: compile a directory once, render many times.
  * Owns: compiled template sets (lexer, parser, AST), the value model the app
- *   fills from database rows, and rendering into a strbuf with autoescaping.
+ *   fills from database rows, rendering into a strbuf with autoescaping, and
+ *   the {% cache %} protocol the fragment store hooks serve (its key format,
+ *   tpl_frag_key, is written only in frag.c).
  * Invariants: a tpl_set is immutable after tpl_set_load (shared copy-on-write
  *   by forked workers); rendering allocates only from the given arena.
  * Context: compiled in the master, rendered in workers.
