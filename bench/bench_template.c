@@ -19,7 +19,7 @@
 #define TL_SOURCE_ROOT "."
 #endif
 
-struct frag_store {
+struct bench_frag_store {
     struct str *values;      /* by task id; heap copies */
     size_t n;
     bool hits;               /* false: always miss (cold), true: serve what was stored */
@@ -52,7 +52,7 @@ static size_t key_id(struct str key)
 static enum tl_err store_get_multi(void *ctx, const struct str *keys, size_t n, struct arena *a,
                                    struct str *values, bool *found)
 {
-    struct frag_store *s = ctx;
+    struct bench_frag_store *s = ctx;
     (void)a;
     s->gets++;
     s->keys += n;
@@ -65,17 +65,17 @@ static enum tl_err store_get_multi(void *ctx, const struct str *keys, size_t n, 
     return TL_OK;
 }
 
-static void store_set(void *ctx, struct str key, struct str value, long timeout_s)
+static void store_put(void *ctx, const struct tpl_frag *frags, size_t n, struct arena *a)
 {
-    struct frag_store *s = ctx;
-    size_t id = key_id(key);
-    (void)timeout_s;
-    if (id >= s->n || s->hits)
-        return;
-    if (!s->values[id].p) {
-        char *p = malloc(value.len);
-        memcpy(p, value.p, value.len);
-        s->values[id] = (struct str){ p, value.len };
+    struct bench_frag_store *s = ctx;
+    (void)a;
+    for (size_t i = 0; i < n && !s->hits; i++) {
+        size_t id = key_id(frags[i].key);
+        if (id >= s->n || s->values[id].p)
+            continue;
+        char *p = malloc(frags[i].value.len);
+        memcpy(p, frags[i].value.p, frags[i].value.len);
+        s->values[id] = (struct str){ p, frags[i].value.len };
     }
 }
 
@@ -153,10 +153,11 @@ int main(int argc, char **argv)
     static const size_t sizes[] = { 20, 1000 };
     for (size_t s = 0; s < 2; s++) {
         size_t n = sizes[s];
-        struct frag_store store = { .values = calloc(n + 2, sizeof(struct str)), .n = n + 2 };
+        struct bench_frag_store store = { .values = calloc(n + 2, sizeof(struct str)), .n = n + 2 };
         struct tpl_hooks plain = { .url_for = bench_url_for };
-        struct tpl_hooks cached = { .ctx = &store, .url_for = bench_url_for,
-                                    .frag_get_multi = store_get_multi, .frag_set = store_set };
+        struct tpl_hooks cached = { .url_for = bench_url_for,
+                                    .frags = { .ctx = &store, .get_multi = store_get_multi,
+                                               .store = store_put } };
         run(set, n, "no cache hooks", &plain, seconds);
         run(set, n, "fragments: all miss", &cached, seconds); /* also fills the store */
         store.hits = true;

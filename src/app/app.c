@@ -138,8 +138,10 @@ static void *app_worker_init(const struct cfg *c, void *state)
         tier_attach(aw->state->tier, (unsigned)getpid());
     cache_bind_tier(cache_enabled(aw->cache) ? aw->state->tier : NULL);
     cache_honor_no_cache(c->debug);
-    if (cache_enabled(aw->cache))
+    if (cache_enabled(aw->cache)) {
         aw->sessions = sess_store_new(c, aw->cache);
+        aw->frags = frag_store_new(aw->cache, aw->state->tier, c->cache_default_timeout_s);
+    }
     return aw;
 }
 
@@ -149,6 +151,7 @@ static void app_worker_fini(void *ctx)
     if (!aw)
         return;
     sess_store_free(aw->sessions);
+    frag_store_free(aw->frags);
     cache_bind(NULL, 0, NULL, NULL);
     cache_bind_tier(NULL);
     cache_free(aw->cache);
@@ -328,13 +331,10 @@ enum tl_err app_render(struct req *r, struct resp *w, const char *name, const st
         .ctx = r,
         .url_for = app_hook_url_for,
         .flashed_messages = app_hook_flashes,
-        .frag_get_multi = frag_get_multi,
-        .frag_set = frag_set,
+        .frags = frag_store_hooks(aw->frags),   /* the worker's store is their ctx */
     };
     struct tl_diag d = { 0 };
-    frag_batch_begin(r->arena);   /* fragments that missed are stored in one write */
     enum tl_err e = tpl_render(aw->state->templates, name, vars, &hooks, r->arena, &w->body, &d);
-    frag_batch_flush();
     if (e != TL_OK) {
         char buf[512];
         tl_diag_format(&d, buf, sizeof buf);

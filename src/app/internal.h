@@ -34,6 +34,7 @@ struct app_worker {
     struct db *db;
     struct cache *cache;
     struct sess_store *sessions;
+    struct frag_store *frags;     /* {% cache %}'s store; NULL when the cache is off */
 };
 
 /* One per request, in the arena. */

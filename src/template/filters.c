@@ -25,7 +25,6 @@ TEST(integer); TEST(number); TEST(string); TEST(mapping); TEST(iterable); TEST(s
 TEST(even); TEST(odd); TEST(divisibleby); TEST(in); TEST(eq); TEST(ne); TEST(lt); TEST(le);
 TEST(gt); TEST(ge);
 
-static bool is_text(const struct tpl_value *v);
 static struct tpl_value same_kind(const struct tpl_value *like, struct str s);
 static struct str case_map(struct arena *a, struct str s, bool upper, bool capitalize);
 static bool items_of(struct tpl_rctx *r, const struct tpl_expr *e, const struct tpl_value *v,
@@ -176,7 +175,7 @@ FILTER(trim)
         while (end > b && tpl_is_space_before(s, end, &n))
             end -= n;
     } else {
-        if (!is_text(&args[0]))
+        if (!tpl_is_text(&args[0]))
             return tpl_rt_error(r, e->line, e->col, "strip arg must be None or str");
         struct str chars = args[0].u.s;
         /* Byte-wise is exact for ASCII sets, which is what templates pass. */
@@ -207,7 +206,7 @@ FILTER(int)
         v = in->u.i;
     else if (in->type == TPL_BOOL)
         v = in->u.b;
-    else if (is_text(in) && !parse_py_int(in->u.s, (int)base, &v))
+    else if (tpl_is_text(in) && !parse_py_int(in->u.s, (int)base, &v))
         v = def;
     *out = tpl_int(v);
     return TL_OK;
@@ -350,18 +349,18 @@ TEST(true) { *out = in->type == TPL_BOOL && in->u.b; return TL_OK; }
 TEST(false) { *out = in->type == TPL_BOOL && !in->u.b; return TL_OK; }
 TEST(integer) { *out = in->type == TPL_INT; return TL_OK; }
 TEST(number) { *out = in->type == TPL_INT || in->type == TPL_BOOL; return TL_OK; }
-TEST(string) { *out = is_text(in); return TL_OK; }
+TEST(string) { *out = tpl_is_text(in); return TL_OK; }
 TEST(mapping) { *out = in->type == TPL_MAP; return TL_OK; }
 
 TEST(iterable)
 {
-    *out = is_text(in) || in->type == TPL_LIST || in->type == TPL_MAP || in->type == TPL_UNDEF;
+    *out = tpl_is_text(in) || in->type == TPL_LIST || in->type == TPL_MAP || in->type == TPL_UNDEF;
     return TL_OK;
 }
 
 TEST(sequence)
 {
-    *out = is_text(in) || in->type == TPL_LIST || in->type == TPL_MAP || in->type == TPL_UNDEF;
+    *out = tpl_is_text(in) || in->type == TPL_LIST || in->type == TPL_MAP || in->type == TPL_UNDEF;
     return TL_OK;
 }
 
@@ -397,8 +396,8 @@ TEST(divisibleby)
 TEST(in)
 {
     const struct tpl_value *seq = &args[0];
-    if (is_text(seq)) {
-        if (!is_text(in))
+    if (tpl_is_text(seq)) {
+        if (!tpl_is_text(in))
             return tpl_rt_error(r, e->line, e->col,
                                 "'in <string>' requires string as left operand, not %s",
                                 tpl_type_name(in));
@@ -406,7 +405,7 @@ TEST(in)
         return TL_OK;
     }
     if (seq->type == TPL_MAP) {
-        *out = is_text(in) && tpl_map_get(seq, in->u.s) != NULL;
+        *out = tpl_is_text(in) && tpl_map_get(seq, in->u.s) != NULL;
         return TL_OK;
     }
     if (seq->type != TPL_LIST)
@@ -465,11 +464,6 @@ static enum tl_err order_test(struct tpl_rctx *r, const struct tpl_expr *e,
     return TL_OK;
 }
 
-static bool is_text(const struct tpl_value *v)
-{
-    return v->type == TPL_STR || v->type == TPL_SAFE;
-}
-
 /* Markup stays Markup through string methods, as markupsafe does. */
 static struct tpl_value same_kind(const struct tpl_value *like, struct str s)
 {
@@ -491,8 +485,8 @@ static bool items_of(struct tpl_rctx *r, const struct tpl_expr *e, const struct 
         *n = 0;
         return true;
     }
-    if (is_text(v) || v->type == TPL_MAP) {
-        size_t cnt = is_text(v) ? tpl_utf8_len(v->u.s) : v->u.map.n;
+    if (tpl_is_text(v) || v->type == TPL_MAP) {
+        size_t cnt = tpl_is_text(v) ? tpl_utf8_len(v->u.s) : v->u.map.n;
         struct tpl_value *it = cnt ? arena_alloc(r->a, cnt * sizeof *it) : NULL;
         if (cnt && !it) {
             tpl_rt_error(r, e->line, e->col, "out of memory");

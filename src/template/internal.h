@@ -191,7 +191,8 @@ bool tpl_is_space_before(struct str s, size_t end, size_t *n);
 /* ---- set.c ---- */
 const struct tpl_template *tpl_set_find(const struct tpl_set *set, struct str name);
 
-/* ---- render.c (used by filters.c) ---- */
+/* ---- rendering: render.c (statements, scopes), eval.c (expressions),
+ * frag.c (the {% cache %} protocol) ---- */
 struct tpl_rctx {
     const struct tpl_set *set;
     const struct tpl_hooks *hooks;
@@ -203,5 +204,99 @@ struct tpl_rctx {
 };
 enum tl_err tpl_rt_error(struct tpl_rctx *r, unsigned line, unsigned col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+static inline bool tpl_is_text(const struct tpl_value *v)
+{
+    return v->type == TPL_STR || v->type == TPL_SAFE;
+}
+static inline bool tpl_is_num(const struct tpl_value *v)
+{
+    return v->type == TPL_INT || v->type == TPL_BOOL;
+}
+static inline long long tpl_num(const struct tpl_value *v)
+{
+    return v->type == TPL_INT ? v->u.i : v->u.b;
+}
+
+struct tpl_binding {
+    struct tpl_binding *next;
+    struct str name;
+    struct tpl_value v;
+    bool live;
+};
+
+/* A scope: bindings of a loop iteration, a block or an include; the
+ * outermost frame also holds the caller's variables. */
+struct tpl_frame {
+    struct tpl_frame *parent;
+    struct tpl_binding *b;
+    const struct tpl_value *vars;
+};
+
+struct tpl_inst;
+struct tpl_prefetch;   /* frag.c's, below */
+
+/* The fragments a render had to build, handed to frags.store at its end.
+ * One per tpl_render call, shared by its includes. */
+struct tpl_frag_misses {
+    struct tpl_frag *v;
+    size_t n, cap;
+};
+
+struct tpl_render {
+    struct tpl_rctx r;
+    struct strbuf *out;
+    struct tpl_frame *frame;
+    struct tpl_inst *inst;
+    bool toplevel;                 /* running a template's body, not a block */
+    const struct tpl_node *block;  /* block definition being rendered, for super() */
+    struct tpl_prefetch *pf;       /* the innermost loop's prefetched fragments */
+    struct tpl_frag_misses *misses;
+};
+
+typedef enum tl_err (*tpl_exec_fn)(struct tpl_render *st, const struct tpl_node *n);
+
+/* render.c */
+enum tl_err tpl_exec_list(struct tpl_render *st, const struct tpl_node *n);
+/* Render block definition def in its own scope (blocks, super()). */
+enum tl_err tpl_exec_block(struct tpl_render *st, const struct tpl_node *def);
+/* First definition of block name at inheritance level >= from, or NULL. */
+const struct tpl_node *tpl_find_block(const struct tpl_render *st, struct str name, size_t from);
+/* Level of template t in the current inheritance chain. */
+size_t tpl_chain_level(const struct tpl_render *st, const struct tpl_template *t);
+/* Run exec(st, n) with its output captured in a new arena buffer (size_hint
+ * bytes to start) instead of st->out; *text is what it wrote. exec's error,
+ * or TL_ENOMEM when the buffer ran out; st->out is restored either way. */
+enum tl_err tpl_capture(struct tpl_render *st, tpl_exec_fn exec, const struct tpl_node *n,
+                        size_t size_hint, struct str *text);
+/* The innermost binding of name, or NULL (Undefined). */
+const struct tpl_value *tpl_scope_lookup(const struct tpl_render *st, struct str name);
+
+/* eval.c */
+enum tl_err tpl_eval(struct tpl_render *st, const struct tpl_expr *e, struct tpl_value *out);
+
+/* frag.c */
+/* Before a {% for %} with cache tags: evaluate every item's keys and fetch
+ * them with one get_multi into *pf; st->pf is not changed. The loop's own
+ * frame f (with var = the loop variable, loop = its loop object) is used to
+ * evaluate the keys. */
+enum tl_err tpl_frag_prefetch(struct tpl_render *st, const struct tpl_node *n,
+                              const struct tpl_value *items, size_t n_items, struct tpl_frame *f,
+                              struct tpl_binding *var, struct tpl_loop *loop,
+                              struct tpl_prefetch *pf);
+/* A loop's prefetched fragments (on the loop's C stack; arrays in the
+ * arena): n_frags entries per item, entry k = item * n_frags + tag. */
+struct tpl_prefetch {
+    const struct tpl_node *loop;
+    size_t iter;
+    struct str *keys, *values;
+    bool *found, *valid;
+    size_t *root;                  /* first entry with the same key (itself if none) */
+    long *timeouts;
+};
+/* {% cache %}: output the fragment, or render its body and record the miss. */
+enum tl_err tpl_exec_cache(struct tpl_render *st, const struct tpl_node *n);
+/* End of tpl_render: one frags.store call with the misses, if any. */
+void tpl_frag_store_misses(struct tpl_render *st);
 
 #endif

@@ -1,7 +1,9 @@
 /*
  * template/template.h - a Jinja2 subset: compile a directory once, render many times.
  * Owns: compiled template sets (lexer, parser, AST), the value model the app
- *   fills from database rows, and rendering into a strbuf with autoescaping.
+ *   fills from database rows, rendering into a strbuf with autoescaping, and
+ *   the {% cache %} protocol the fragment store hooks serve (its key format,
+ *   tpl_frag_key, is written only in frag.c).
  * Invariants: a tpl_set is immutable after tpl_set_load (shared copy-on-write
  *   by forked workers); rendering allocates only from the given arena.
  * Context: compiled in the master, rendered in workers.
@@ -63,9 +65,33 @@ static inline struct tpl_value tpl_map(struct tpl_kv *items, size_t n)
 /* Map lookup by key; NULL when absent or when m is not a map. */
 const struct tpl_value *tpl_map_get(const struct tpl_value *m, struct str key);
 
+/* One fragment a render built because the store did not have it. */
+struct tpl_frag {
+    struct str key;      /* Flask-Caching's key (tpl_frag_key) */
+    struct str value;    /* the rendered markup, in the render's arena */
+    long timeout_s;      /* < 0: the store's default (None in the template); 0: never expire */
+};
+
+/* The fragment store behind {% cache %}: its own ctx (the cache layer's
+ * store, not the request). The engine builds every key, fetches a loop's
+ * fragments with one get_multi before the loop, and hands what it had to
+ * render to one store call when the render ends. A NULL get_multi means no
+ * cache: {% cache %} simply renders its body. */
+struct tpl_frag_hooks {
+    void *ctx;
+    /* Fill found[i] (and values[i], in arena a) for n keys in one round trip.
+     * Anything but TL_OK: the engine treats every key as a miss. */
+    enum tl_err (*get_multi)(void *ctx, const struct str *keys, size_t n, struct arena *a,
+                             struct str *values, bool *found);
+    /* Called once per render (not at all when nothing missed) with every
+     * fragment rendered in it, in the order they completed (inner ones
+     * first); frags and a are valid for the call only. */
+    void (*store)(void *ctx, const struct tpl_frag *frags, size_t n, struct arena *a);
+};
+
 /* Hooks the app provides; any may be NULL. */
 struct tpl_hooks {
-    void *ctx;
+    void *ctx;           /* for url_for and flashed_messages (the request) */
     /* url_for(endpoint, name=value...): append the URL to out. The URL is a
      * plain string, escaped on output as Flask's is ("&" -> "&amp;"). */
     enum tl_err (*url_for)(void *ctx, struct str endpoint, const struct tpl_kv *kwargs, size_t n,
@@ -74,15 +100,14 @@ struct tpl_hooks {
      * with_categories (Flask's get_flashed_messages(with_categories=true)):
      * a TPL_LIST of two-item lists [category, message]. */
     struct tpl_value (*flashed_messages)(void *ctx, bool with_categories);
-    /* Fragment cache. key is Flask-Caching's: "_template_fragment_cache_" +
-     * name + ("_" + vary values joined by "_" when there are any).
-     * timeout_s < 0 means the default (None in the template), 0 = never expire.
-     * frag_get_multi fills found[i]/values[i] for n keys in one round trip;
-     * values live in the arena. A NULL hook means: no cache (always render). */
-    enum tl_err (*frag_get_multi)(void *ctx, const struct str *keys, size_t n, struct arena *a,
-                                  struct str *values, bool *found);
-    void (*frag_set)(void *ctx, struct str key, struct str value, long timeout_s);
+    struct tpl_frag_hooks frags;
 };
+
+/* Flask-Caching's make_template_fragment_key(name, vary_on) in arena a:
+ * "_template_fragment_cache_" + name, then "_" + the vary values joined by
+ * "_" when there are any. The only place that writes the format; the engine
+ * uses it for {% cache %}, and anyone deleting a fragment calls it. */
+struct str tpl_frag_key(struct arena *a, struct str name, const struct str *vary, size_t n_vary);
 
 struct tpl_set;
 
@@ -101,7 +126,9 @@ bool tpl_set_has(const struct tpl_set *set, const char *name);
 
 /* Render template name with variables vars (a TPL_MAP; may be NULL) into out.
  * Loops containing {% cache %} tags fetch all their fragments with one
- * frag_get_multi call before rendering the loop. Runtime errors (unknown
+ * frags.get_multi call before rendering the loop; the fragments that missed
+ * go to one frags.store call at the end (also after a runtime error, for
+ * those that completed). Runtime errors (unknown
  * template, bad types where Jinja2 raises) give TL_EINVAL with d filled;
  * out may then hold partial output. Undefined variables render as empty, as
  * Jinja2's default Undefined does. */

@@ -64,12 +64,12 @@ static enum tl_err fz_get_multi(void *ctx, const struct str *keys, size_t n, str
     return TL_OK;
 }
 
-static void fz_set(void *ctx, struct str key, struct str value, long timeout_s)
+static void fz_store(void *ctx, const struct tpl_frag *frags, size_t n, struct arena *a)
 {
     (void)ctx;
-    (void)key;
-    (void)value;
-    (void)timeout_s;
+    (void)frags;
+    (void)n;
+    (void)a;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -110,7 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         };
         struct tpl_value vars = tpl_map(vars_kv, sizeof vars_kv / sizeof vars_kv[0]);
         struct tpl_hooks hooks = { .url_for = fz_url_for, .flashed_messages = fz_flashes,
-                                   .frag_get_multi = fz_get_multi, .frag_set = fz_set };
+                                   .frags = { .get_multi = fz_get_multi, .store = fz_store } };
         for (size_t i = 0; i < n && a; i++) {
             struct strbuf out;
             strbuf_init(&out, a, 256);

@@ -124,19 +124,23 @@ static enum tl_err fake_get_multi(void *ctx, const struct str *keys, size_t n, s
     return TL_OK;
 }
 
-static void fake_set(void *ctx, struct str key, struct str value, long timeout_s)
+/* The one store call of a render: "store" then one indented line per
+ * fragment (key and timeout), so the log shows exactly the misses. */
+static void fake_store(void *ctx, const struct tpl_frag *frags, size_t n, struct arena *a)
 {
     struct fake *f = ctx;
-    strbuf_printf(&f->log, "set %.*s %ld\n", STR_FMT(key), timeout_s);
-    for (size_t k = 0; k < f->n; k++) {
-        if (str_eq(f->keys[k], key)) {
-            f->values[k] = value;
-            return;
-        }
-    }
-    if (f->n < STORE_MAX) {
-        f->keys[f->n] = key;
-        f->values[f->n++] = value;
+    (void)a;
+    strbuf_puts(&f->log, "store\n");
+    for (size_t i = 0; i < n; i++) {
+        strbuf_printf(&f->log, "  %.*s %ld\n", STR_FMT(frags[i].key), frags[i].timeout_s);
+        size_t k = 0;
+        while (k < f->n && !str_eq(f->keys[k], frags[i].key))
+            k++;
+        if (k == f->n && f->n == STORE_MAX)
+            continue;
+        f->keys[k] = frags[i].key;
+        f->values[k] = frags[i].value;
+        f->n += k == f->n;
     }
 }
 
@@ -189,7 +193,8 @@ static bool run_case(size_t idx, const struct tc_case *c, struct arena *a)
         }
     }
     struct tpl_hooks hooks = { .ctx = f, .url_for = fake_url_for, .flashed_messages = fake_flashes,
-                               .frag_get_multi = fake_get_multi, .frag_set = fake_set };
+                               .frags = { .ctx = f, .get_multi = fake_get_multi,
+                                          .store = fake_store } };
     struct tpl_set *set = tpl_set_from_strings(c->tnames, c->tsources, c->n_templates, &d);
     struct strbuf out;
     strbuf_init(&out, a, 1024);

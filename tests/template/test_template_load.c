@@ -133,7 +133,7 @@ static void test_load_errors(void)
 }
 
 struct count_hooks {
-    unsigned gets, sets;
+    unsigned gets, stores, sets;   /* sets: fragments handed to the store calls */
     bool fail;
 };
 
@@ -148,10 +148,11 @@ static enum tl_err failing_get(void *ctx, const struct str *keys, size_t n, stru
     return h->fail ? TL_EUNAVAIL : TL_OK;
 }
 
-static void counting_set(void *ctx, struct str key, struct str value, long timeout_s)
+static void counting_store(void *ctx, const struct tpl_frag *frags, size_t n, struct arena *a)
 {
-    (void)key, (void)value, (void)timeout_s;
-    ((struct count_hooks *)ctx)->sets++;
+    (void)frags, (void)a;
+    ((struct count_hooks *)ctx)->stores++;
+    ((struct count_hooks *)ctx)->sets += (unsigned)n;
 }
 
 static void test_cache_hooks(struct arena *a)
@@ -163,14 +164,16 @@ static void test_cache_hooks(struct arena *a)
     struct tpl_set *set = tpl_set_from_strings(names, src, 1, &d);
     CHECK(set, "%s", d.msg);
     struct count_hooks ch = { .fail = true };
-    struct tpl_hooks h = { .ctx = &ch, .frag_get_multi = failing_get, .frag_set = counting_set };
+    struct tpl_hooks h = { .frags = { .ctx = &ch, .get_multi = failing_get,
+                                      .store = counting_store } };
     struct strbuf out;
     strbuf_init(&out, a, 0);
     CHECK(tpl_render(set, "t.html", NULL, &h, a, &out, &d) == TL_OK, "%s", d.msg);
     CHECK(strcmp(out.p, "<1><2><3>") == 0, "cache errors render everything: %s", out.p);
-    CHECK(ch.gets == 1 && ch.sets == 3, "gets %u sets %u", ch.gets, ch.sets);
+    CHECK(ch.gets == 1 && ch.stores == 1 && ch.sets == 3, "gets %u stores %u of %u", ch.gets,
+          ch.stores, ch.sets);
 
-    struct tpl_hooks only_set = { .ctx = &ch, .frag_set = counting_set };
+    struct tpl_hooks only_set = { .frags = { .ctx = &ch, .store = counting_store } };
     ch.sets = 0;
     strbuf_reset(&out);
     CHECK(tpl_render(set, "t.html", NULL, &only_set, a, &out, &d) == TL_OK, "%s", d.msg);
