@@ -29,6 +29,10 @@ BUILD=${TL_BUILD:-build-release}
 WORKERS=${TL_POOL_WORKERS:-2}
 PROVIDER=${TL_GALERA_PROVIDER:-/usr/lib/galera/libgalera_smm.so}
 GCOMM="gcomm://127.0.0.1:$((BASE + 11)),127.0.0.1:$((BASE + 12)),127.0.0.1:$((BASE + 13))"
+# Failure detection on loopback: a SIGKILLed node stalls every commit and causal read in the cluster
+# until it is evicted; Galera's defaults (suspect 5 s, inactive 15 s) suit WANs. Real hosts on one
+# LAN: the same idea, a few seconds.
+EVS=${TL_GALERA_EVS:-evs.keepalive_period=PT0.3S;evs.inactive_check_period=PT0.3S;evs.suspect_timeout=PT1S;evs.inactive_timeout=PT2S;evs.install_timeout=PT2S}
 MYSQL_USER=mysql; id mysql >/dev/null 2>&1 || MYSQL_USER=$(id -un)
 
 galera_args() { # N [extra...]
@@ -41,7 +45,7 @@ galera_args() { # N [extra...]
     --innodb-flush-log-at-trx-commit=0 --log-bin-trust-function-creators=1 \
     --wsrep-on=ON --wsrep-provider="$PROVIDER" --wsrep-cluster-name=tasklist --wsrep-node-name=g$i \
     --wsrep-node-address=127.0.0.1:$((BASE + 10 + i)) --wsrep-cluster-address="$GCOMM" \
-    --wsrep-provider-options="gmcast.listen_addr=tcp://127.0.0.1:$((BASE + 10 + i));ist.recv_addr=127.0.0.1:$((BASE + 20 + i));gcache.size=32M" \
+    --wsrep-provider-options="gmcast.listen_addr=tcp://127.0.0.1:$((BASE + 10 + i));ist.recv_addr=127.0.0.1:$((BASE + 20 + i));gcache.size=32M;$EVS" \
     --wsrep-sst-method=rsync --wsrep-sst-receive-address=127.0.0.1:$((BASE + 30 + i)) "$@"
 }
 galera_ping() { mariadb-admin --no-defaults -S "$RUN/g$1/mysql.sock" -uroot ping >/dev/null 2>&1; }
@@ -71,7 +75,13 @@ case "${1:-start}" in
 start) ;;
 rejoin)
   i=${2:?usage: $0 rejoin N}
-  galera_start "$i"
+  # After a crash grastate.dat says seqno -1, which forces a full state transfer (SST). Recover the
+  # last committed position from InnoDB first (what Debian's galera_recovery does), so the node
+  # asks for only the write sets it missed (IST, from the donors' gcache).
+  rm -f "$RUN/g$i/recover.log"
+  mariadbd $(galera_args "$i") --wsrep-recover --log-error="$RUN/g$i/recover.log" >/dev/null 2>&1 || true
+  pos=$(grep -o 'Recovered position: [^ ]*' "$RUN/g$i/recover.log" 2>/dev/null | tail -1 | cut -d' ' -f3)
+  galera_start "$i" ${pos:+--wsrep-start-position=$pos}
   galera_wait "$i"
   echo "galera node $i: $(galera_state "$i")"
   exit 0 ;;
@@ -85,9 +95,9 @@ status)
 *) echo "usage: $0 [start | rejoin N | status]" >&2; exit 2 ;;
 esac
 
-[ -n "${TL_SKIP_DEPS:-}" ] || bash scripts/deps.sh run >/dev/null
+[ -n "${TL_SKIP_DEPS:-}" ] || bash scripts/deps.sh cluster >/dev/null
 for c in mariadbd mariadb-install-db memcached saslpasswd2 nginx rsync; do
-  command -v "$c" >/dev/null || { echo "$c is not installed (scripts/deps.sh run installs it)" >&2; exit 1; }
+  command -v "$c" >/dev/null || { echo "$c is not installed (scripts/deps.sh cluster installs it)" >&2; exit 1; }
 done
 [ -f "$PROVIDER" ] || { echo "no Galera provider at $PROVIDER (Debian package galera-4)" >&2; exit 1; }
 if [ ! -x "$BUILD/tasklist" ]; then
@@ -118,8 +128,13 @@ trap 'exit 0' INT TERM
 
 # --- Galera: fresh data folders each run; node 1 bootstraps, 2 and 3 join it by SST ------------
 rm -rf "$RUN"; mkdir -p "$RUN"; chmod 755 "$INST" "$RUN"
+for i in 1 2 3; do mkdir -p "$RUN/g$i/data"; done
+chown -R $MYSQL_USER: "$RUN"/g1 "$RUN"/g2 "$RUN"/g3
+if [ "$(id -u)" = 0 ] && [ "$MYSQL_USER" != root ] && ! runuser -u "$MYSQL_USER" -- test -w "$RUN/g1/data"; then
+  echo "the $MYSQL_USER user cannot write $RUN/g1/data: choose a TL_INSTANCE whose folders it can reach" >&2
+  exit 1
+fi
 for i in 1 2 3; do
-  mkdir -p "$RUN/g$i/data"
   mariadb-install-db --no-defaults --datadir="$RUN/g$i/data" --user=$MYSQL_USER \
     --auth-root-authentication-method=normal --skip-test-db >"$RUN/g$i/install.log" 2>&1 ||
     { echo "mariadb-install-db failed: $(tail -3 "$RUN/g$i/install.log")" >&2; exit 1; }

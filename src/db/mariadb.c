@@ -88,6 +88,11 @@ struct db_maria_fail {
     char msg[256];
 };
 
+/* Tries of an autocommit statement refused by a deadlock or a Galera
+ * certification conflict (the server rolled it back: it is safe to repeat;
+ * the server itself has already retried it wsrep_retry_autocommit times). */
+#define DB_MARIA_CONFLICT_TRIES 8
+
 /* Prefix of a causal read on a Galera node (1 = wait before reads). */
 #define DB_MARIA_CAUSAL "SET STATEMENT wsrep_sync_wait = 1 FOR "
 
@@ -119,7 +124,8 @@ enum tl_err db_maria_run(struct db *db, const char *sql, const struct db_val *pa
                          size_t n_params, db_row_fn row, void *arg, uint64_t *affected,
                          long long *last_id)
 {
-    for (int attempt = 0;; attempt++) {
+    int64_t start = db_now_ms();
+    for (int attempt = 0, conflicts = 0;; attempt++) {
         if (db->in_tx && db->tx_lost)
             return TL_EUNAVAIL;
         enum tl_err e = db_maria_connect(db);
@@ -132,8 +138,22 @@ enum tl_err db_maria_run(struct db *db, const char *sql, const struct db_val *pa
             return e;
         bool retry = false;
         e = db_maria_failed(db, sql, &f, t0, &retry);
-        if (!retry || attempt > 0)
+        if (!retry)
             return e;
+        if (f.code == ER_LOCK_DEADLOCK) {
+            /* a rolled-back statement (a Galera certification conflict): try
+             * again after a short random pause, within the timeout */
+            if (++conflicts >= DB_MARIA_CONFLICT_TRIES ||
+                db_now_ms() - start >= (int64_t)db->timeout_ms / 2) {
+                log_warn("db: mariadb: \"%.*s\": %s (%u), %d times; giving up", DB_LOG_SQL_MAX, sql,
+                         f.msg, f.code, conflicts);
+                return e;
+            }
+            usleep((useconds_t)(500 + (unsigned)rand() % (1000u << conflicts)));
+            attempt--;
+        } else if (attempt > 0) {
+            return e;
+        }
     }
 }
 
@@ -648,8 +668,13 @@ static enum tl_err db_maria_failed(struct db *db, const char *sql, const struct 
     case ER_DUP_ENTRY:
         log_warn("db: mariadb: \"%.*s\": %s (%u)", DB_LOG_SQL_MAX, sql, f->msg, f->code);
         return TL_EEXIST;
-    case ER_LOCK_WAIT_TIMEOUT:
     case ER_LOCK_DEADLOCK:
+        /* certification conflicts are routine on Galera with several writers */
+        *retry = !db->in_tx;
+        if (!*retry)
+            log_warn("db: mariadb: \"%.*s\": %s (%u)", DB_LOG_SQL_MAX, sql, f->msg, f->code);
+        return TL_EUNAVAIL;
+    case ER_LOCK_WAIT_TIMEOUT:
     case ER_STATEMENT_TIMEOUT:
         log_warn("db: mariadb: \"%.*s\": %s (%u)", DB_LOG_SQL_MAX, sql, f->msg, f->code);
         return TL_EUNAVAIL;
