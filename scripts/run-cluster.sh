@@ -16,6 +16,7 @@
 #   TL_INSTANCE (./instance/cluster)  all state: data folders, sockets, logs, pid files
 #   TL_BUILD (build-release)  the build folder whose tasklist binary runs (built when missing)
 #   TL_POOL_WORKERS (2)       workers per pool
+#   TL_CLUSTER_CACHE (on)     off: the pools run without memcached (every request reads MariaDB)
 # The nodes run as the mysql user (a joiner's rsync daemon started by root drops to nobody and
 # cannot write a root-owned data folder); everything else runs as the invoking user.
 set -euo pipefail
@@ -170,6 +171,7 @@ done
 
 # --- 2 pools --------------------------------------------------------------------------------------
 export MEMCACHIER_SERVERS=$SERVERS MEMCACHIER_USERNAME=tasklist MEMCACHIER_PASSWORD=$MCPASS
+[ "${TL_CLUSTER_CACHE:-on}" = off ] && export MEMCACHIER_SERVERS=
 export SECRET_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')   # both pools: one key
 for pool in a b; do
   url=$URL_A; [ $pool = b ] && url=$URL_B

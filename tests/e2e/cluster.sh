@@ -12,6 +12,8 @@ tl_init cluster
 tl_need mariadbd mariadb-install-db mariadb memcached saslpasswd2 nginx rsync python3 curl
 [ -f /usr/lib/galera/libgalera_smm.so ] || tl_skip_or_fail "galera-4 not installed"
 
+python3 "$TL_SRC/tests/e2e/cluster_consistency.py" --self-test || tl_fail "the checker's self-test"
+
 # A block of 44 free ports for run-cluster.sh (base+1 .. base+43)
 base_free() {
   python3 - "$1" <<'PY'

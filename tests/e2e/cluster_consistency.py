@@ -6,6 +6,7 @@ Owns: the client threads (adds with POST /api/tasks, deletes with DELETE /api/ta
 with GET /api/tasks, every op timed on one monotonic clock) and the offline check of the history.
 
 usage: cluster_consistency.py URL SECONDS OUT.json [--threads N] [--stop-file PATH]
+       cluster_consistency.py --self-test   (the check against made-up histories)
   Runs SECONDS (or until PATH exists), then checks:
   - stale reads: a read R misses an add A acknowledged (201) before R started, and no delete of
     A's id had started before R ended; or R shows an id whose delete was acknowledged (204, or
@@ -132,7 +133,27 @@ def check(ops, max_write_s):
     return stale, bad, slow, problems, del_acked
 
 
+def self_test():
+    """The checker must catch what it is for: a read missing an earlier add, a read showing an
+    earlier delete, a bad answer, a slow write; and must accept overlapping operations."""
+    ops = [Op("add", 0.0, 1.0, 201, 1), Op("read", 2.0, 2.5, 200, ids=frozenset())]
+    assert check(ops, 3.0)[0] == 1, "missed add not caught"
+    ops = [Op("add", 0.0, 1.0, 201, 1), Op("read", 0.5, 2.5, 200, ids=frozenset())]
+    assert check(ops, 3.0)[0] == 0, "concurrent add flagged"
+    ops = [Op("add", 0.0, 1.0, 201, 1), Op("del", 1.5, 2.0, 204, 1), Op("read", 3.0, 3.5, 200, ids=frozenset({1}))]
+    assert check(ops, 3.0)[0] == 1, "shown delete not caught"
+    ops = [Op("add", 0.0, 1.0, 201, 1), Op("del", 1.5, 2.0, 503, 1), Op("read", 3.0, 3.5, 200, ids=frozenset())]
+    assert check(ops, 3.0)[0] == 0, "a failed delete may have applied: not stale"
+    ops = [Op("add", 0.0, 1.0, 502, None), Op("add", 0.0, 4.0, 201, 2)]
+    stale, bad, slow, _, _ = check(ops, 3.0)
+    assert len(bad) == 1 and len(slow) == 1, "bad answer or slow write not caught"
+    print("cluster_consistency: self-test ok")
+    return 0
+
+
 def main():
+    if sys.argv[1:] == ["--self-test"]:
+        return self_test()
     ap = argparse.ArgumentParser()
     ap.add_argument("url")
     ap.add_argument("seconds", type=float)
