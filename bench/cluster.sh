@@ -7,7 +7,8 @@
 # cluster's 3 database servers share the cores with everything else, so the figures show
 # overheads, never capacity.
 # Environment: TL_BUILD (a build folder with tasklist and bench/bench_causal; default: a release
-# build in /tmp/tl-bench-cluster/build), DURATION (5 s per wrk run), CONNS (32), N (20 tasks).
+# build in /tmp/tl-bench-cluster/build), DURATION (5 s per wrk run), CONNS (32), N (20 tasks),
+# ONLY (all | one | cluster: which topologies).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -30,8 +31,9 @@ OUT=$W/results.md
 wrk_row() { # URL [lua]
   local lua=()
   [ -n "${2:-}" ] && lua=(-s "$2")
-  wrk -t2 -c1 -d1s "$1" "${lua[@]}" >/dev/null 2>&1 || true     # warm-up
-  wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency "$1" "${lua[@]}" 2>&1 | awk '
+  local t=2; [ "$CONNS" -lt 2 ] && t=1
+  wrk -t1 -c1 -d1s "$1" "${lua[@]}" >/dev/null 2>&1 || true     # warm-up
+  { wrk -t$t -c"$CONNS" -d"${DURATION}s" --latency "$1" "${lua[@]}" 2>&1 || true; } | awk '
     /Requests\/sec/ { rps = $2 }
     /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
     /Non-2xx or 3xx/ { bad = $5 }
@@ -74,9 +76,10 @@ cluster_run() { # cache(on|off)
     "$BUILD/bench/bench_causal" "$curl_" 3000 | sed 's/^/    /' | tee -a "$OUT"
     echo "causal read, node 1, while wrk POSTs through the pools (-c4):" | tee -a "$OUT"
     wrk -t1 -c4 -d6s "$url" -s bench/post.lua >/dev/null 2>&1 &
+    local wpid=$!
     sleep 0.5
     "$BUILD/bench/bench_causal" "$curl_" 3000 | sed 's/^/    /' | tee -a "$OUT"
-    wait
+    wait $wpid || true
     # write rate against certification: every write moves the one version row
     local c
     for c in 1 4 16; do
@@ -93,6 +96,7 @@ cluster_run() { # cache(on|off)
 # ---- one host: one MariaDB, one memcached, one pool of 4 workers --------------------------------
 one_host_run() { # cache(on|off)
   (
+    set +e    # tests/lib/servers.sh is written for scripts without -e (its cleanup kills what may be gone)
     . tests/lib/servers.sh
     tl_init bench-one
     tl_start_mariadb
@@ -125,9 +129,10 @@ one_host_run() { # cache(on|off)
   )
 }
 
-one_host_run on
-one_host_run off
-cluster_run on
-cluster_run off
+case "${ONLY:-all}" in
+  all) one_host_run on; one_host_run off; cluster_run on; cluster_run off ;;
+  one) one_host_run on; one_host_run off ;;
+  cluster) cluster_run on; cluster_run off ;;
+esac
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, wrk -t2 -c$CONNS, ${DURATION} s per row, N=$N seeded tasks" | tee -a "$OUT"
 echo "table in $OUT"
