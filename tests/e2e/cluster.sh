@@ -66,9 +66,10 @@ URL=http://127.0.0.1:$TL_PORT/
 for _ in $(seq 20); do curl -fsS -o /dev/null "$URL" || tl_fail "GET / failed"; done
 
 python3 "$TL_SRC/tests/e2e/cluster_consistency.py" "$URL" 120 "$T/result.json" \
-  --stop-file "$T/stop" --max-write-s 3.5 >"$T/checker.log" 2>&1 &
+  --stop-file "$T/stop" --started-file "$T/started" --max-write-s 3.5 >"$T/checker.log" 2>&1 &
 CHECKER=$!
-phase() { printf '%6s s  %s\n' "$(elapsed "$t1")" "$*"; }
+for _ in $(seq 300); do [ -f "$T/started" ] && break; sleep 0.05; done
+phase() { printf '%6s s  %s  %s\n' "$(elapsed "$t1")" "$(date -u +%H:%M:%S)" "$*"; }
 t1=$(date +%s.%N)
 phase "healthy"
 sleep 6

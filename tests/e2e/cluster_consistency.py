@@ -5,7 +5,7 @@ that every read shows every write completed before it started (stdlib only).
 Owns: the client threads (adds with POST /api/tasks, deletes with DELETE /api/tasks/<id>, reads
 with GET /api/tasks, every op timed on one monotonic clock) and the offline check of the history.
 
-usage: cluster_consistency.py URL SECONDS OUT.json [--threads N] [--stop-file PATH]
+usage: cluster_consistency.py URL SECONDS OUT.json [--threads N] [--stop-file PATH] [--started-file PATH]
        cluster_consistency.py --self-test   (the check against made-up histories)
   Runs SECONDS (or until PATH exists), then checks:
   - stale reads: a read R misses an add A acknowledged (201) before R started, and no delete of
@@ -16,7 +16,7 @@ usage: cluster_consistency.py URL SECONDS OUT.json [--threads N] [--stop-file PA
   - latency: writes slower than --max-write-s (default 3.0).
   Writes OUT.json: {"must_exist": [ids acknowledged and never (possibly) deleted],
   "must_not_exist": [ids whose delete was acknowledged], ...counters} for the caller to compare
-  with every database node. Prints a summary with a per-second timeline of non-2xx answers.
+  with every database node. Prints a summary with a per-second (UTC wall clock) timeline of non-2xx answers.
   Exit status 0 when every check passes, 1 otherwise.
 """
 import argparse
@@ -161,6 +161,7 @@ def main():
     ap.add_argument("--threads", type=int, default=6)
     ap.add_argument("--stop-file")
     ap.add_argument("--max-write-s", type=float, default=3.0)
+    ap.add_argument("--started-file", help="created once the clients run")
     a = ap.parse_args()
     u = urllib.parse.urlsplit(a.url)
     ops, lock = [], threading.Lock()
@@ -170,6 +171,9 @@ def main():
                                                     ops, lock, 1000 + i)) for i in range(a.threads)]
     for t in threads:
         t.start()
+    if a.started_file:
+        open(a.started_file, "w").close()
+    wall0 = time.time() - (time.monotonic() - t_begin)   # wall clock at t_begin
     for t in threads:
         t.join()
     stale, bad, slow, problems, del_acked = check(ops, a.max_write_s)
@@ -180,10 +184,10 @@ def main():
     for o in ops:
         k = f"{o.kind} {o.status}"
         counts[k] = counts.get(k, 0) + 1
-    timeline = {}
+    timeline = {}     # by wall-clock second (UTC), to set beside the faults' times
     for o in ops:
         if not 200 <= o.status < 300:
-            s = int(o.start - t_begin)
+            s = time.strftime("%H:%M:%S", time.gmtime(wall0 + (o.start - t_begin)))
             timeline.setdefault(s, {}).setdefault(f"{o.kind} {o.status}", 0)
             timeline[s][f"{o.kind} {o.status}"] += 1
     wl = sorted(o.end - o.start for o in ops if o.kind != "read")
@@ -194,7 +198,7 @@ def main():
         "slow_writes": len(slow), "max_write_s": round(wl[-1], 3) if wl else 0,
         "write_p50_ms": round(pct(wl, 0.5) * 1000, 1), "write_p99_ms": round(pct(wl, 0.99) * 1000, 1),
         "read_p50_ms": round(pct(rl, 0.5) * 1000, 1), "read_p99_ms": round(pct(rl, 0.99) * 1000, 1),
-        "non_2xx_by_second": {str(k): v for k, v in sorted(timeline.items())},
+        "non_2xx_by_second_utc": dict(sorted(timeline.items())),
         "must_exist": must_exist, "must_not_exist": sorted(del_acked),
     }
     with open(a.out, "w") as f:
