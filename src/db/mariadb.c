@@ -97,6 +97,8 @@ struct db_maria_fail {
 #define DB_MARIA_CAUSAL "SET STATEMENT wsrep_sync_wait = 1 FOR "
 
 static enum tl_err db_maria_connect(struct db *db);
+static enum tl_err db_maria_connect_hosts(struct db *db);
+static unsigned db_maria_random(void);
 static MYSQL *db_maria_open(struct db *db, unsigned i);
 static bool db_maria_check_node(struct db *db, MYSQL *h, const char *where);
 static void db_maria_go_home(struct db *db);
@@ -149,7 +151,7 @@ enum tl_err db_maria_run(struct db *db, const char *sql, const struct db_val *pa
                          f.msg, f.code, conflicts);
                 return e;
             }
-            usleep((useconds_t)(500 + (unsigned)rand() % (1000u << conflicts)));
+            usleep((useconds_t)(500 + db_maria_random() % (1000u << conflicts)));
             attempt--;
         } else if (attempt > 0) {
             return e;
@@ -249,6 +251,14 @@ static enum tl_err db_maria_connect(struct db *db)
         db_maria_go_home(db);
     if (m->h)
         return TL_OK;
+    return db_maria_connect_hosts(db);
+}
+
+/* Not connected: the home host first, then the others in URL order, while
+ * the time spent stays within the timeout; hosts in back-off are skipped. */
+static enum tl_err db_maria_connect_hosts(struct db *db)
+{
+    struct db_maria *m = db->maria;
     unsigned n = db->url.n_hosts ? db->url.n_hosts : 1;
     int64_t t0 = db_now_ms();
     bool tried = false;
@@ -698,6 +708,20 @@ static bool db_maria_is_lost(unsigned code)
     default:
         return false;
     }
+}
+
+/* Per-process pseudo-random numbers for retry pauses: workers forked from
+ * one master must not share rand()'s sequence, or pools that conflicted
+ * once would pause alike and conflict again. */
+static unsigned db_maria_random(void)
+{
+    static unsigned seed;
+    static pid_t seed_pid;
+    if (seed_pid != getpid()) {
+        seed_pid = getpid();
+        seed = (unsigned)seed_pid * 2654435761u ^ (unsigned)db_now_ms();
+    }
+    return (unsigned)rand_r(&seed);
 }
 
 static bool db_maria_is_select(const char *sql)
