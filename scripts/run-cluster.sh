@@ -34,7 +34,8 @@ GCOMM="gcomm://127.0.0.1:$((BASE + 11)),127.0.0.1:$((BASE + 12)),127.0.0.1:$((BA
 # until it is evicted; Galera's defaults (suspect 5 s, inactive 15 s) suit WANs. Real hosts on one
 # LAN: the same idea, a few seconds.
 EVS=${TL_GALERA_EVS:-evs.keepalive_period=PT0.3S;evs.inactive_check_period=PT0.3S;evs.suspect_timeout=PT1S;evs.inactive_timeout=PT2S;evs.install_timeout=PT2S}
-MYSQL_USER=mysql; id mysql >/dev/null 2>&1 || MYSQL_USER=$(id -un)
+MYSQL_USER=$(id -un)
+[ "$(id -u)" = 0 ] && id mysql >/dev/null 2>&1 && MYSQL_USER=mysql
 
 galera_args() { # N [extra...]
   local i=$1; shift
@@ -106,23 +107,44 @@ if [ ! -x "$BUILD/tasklist" ]; then
   meson compile -C "$BUILD" >/dev/null
 fi
 TL=$(cd "$BUILD" && pwd)/tasklist
+# Every port must be free (nobody listening) before anything starts: a busy one would fail half way
+busy=$(python3 - "$PORT" "$BASE" <<'PY'
+import socket, sys
+port, base = int(sys.argv[1]), int(sys.argv[2])
+want = [port] + [base + o for o in (1, 2, 3, 11, 12, 13, 21, 22, 23, 31, 32, 33, 41, 42, 43)]
+for p in want:
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as the servers do: TIME_WAIT is no conflict
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        print(p, end=" ")
+    finally:
+        s.close()
+PY
+)
+if [ -n "$busy" ]; then
+  echo "ports in use: $busy(TL_PORT=$PORT, TL_CLUSTER_PORT=$BASE: choose others)" >&2
+  exit 1
+fi
 
 PIDS=()
 stop_all() {
   trap - EXIT INT TERM
+  set +e    # stop everything, whatever has already gone
   local p i
-  for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
   # Galera nodes last (a node may have been restarted by "rejoin": read the pid files)
   for i in 3 2 1; do
     p=$(cat "$RUN/g$i/pid" 2>/dev/null) || continue
-    kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null || true
+    kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null
   done
   for i in 3 2 1; do
     p=$(cat "$RUN/g$i/pid" 2>/dev/null) || continue
     for _ in $(seq 300); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
+    kill -9 "$p" 2>/dev/null
   done
-  wait 2>/dev/null || true
+  wait 2>/dev/null
 }
 trap stop_all EXIT
 trap 'exit 0' INT TERM
@@ -193,10 +215,13 @@ sed -e "s|@PREFIX@|$NG|g" -e "s|@LISTEN@|127.0.0.1:$PORT|g" -e "s|@STATIC_DIR@|$
     nginx/cluster.conf.in >"$NG/nginx.conf"
 NGG='daemon off;'; [ "$(id -u)" = 0 ] && NGG='daemon off; user root;'
 nginx -p "$NG" -c "$NG/nginx.conf" -g "$NGG" &
-PIDS+=($!); echo $! >"$NG/pid"
+NGPID=$!
+PIDS+=($NGPID); echo $NGPID >"$NG/pid"
 for _ in $(seq 100); do
+  kill -0 $NGPID 2>/dev/null || { echo "nginx did not start (is port $PORT free? TL_PORT moves it)" >&2; exit 1; }
   curl -fsS -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null && break
   sleep 0.1
 done
+kill -0 $NGPID 2>/dev/null || { echo "nginx did not start (is port $PORT free? TL_PORT moves it)" >&2; exit 1; }
 echo "running on http://127.0.0.1:$PORT/ (Galera SQL on $H1 $H2 $H3, memcached on $SERVERS; Ctrl-C stops it)"
 while :; do wait -n || true; sleep 1; done
