@@ -37,6 +37,8 @@ EVS=${TL_GALERA_EVS:-evs.keepalive_period=PT0.3S;evs.inactive_check_period=PT0.3
 MYSQL_USER=$(id -un)
 [ "$(id -u)" = 0 ] && id mysql >/dev/null 2>&1 && MYSQL_USER=mysql
 
+# innodb_flush_log_at_trx_commit=0: a commit is durable by being replicated to every node before it
+# is acknowledged (what Galera deployments usually rely on), not by each node's fsync.
 galera_args() { # N [extra...]
   local i=$1; shift
   local g=$RUN/g$i
@@ -50,7 +52,6 @@ galera_args() { # N [extra...]
     --wsrep-provider-options="gmcast.listen_addr=tcp://127.0.0.1:$((BASE + 10 + i));ist.recv_addr=127.0.0.1:$((BASE + 20 + i));gcache.size=32M;$EVS" \
     --wsrep-sst-method=rsync --wsrep-sst-receive-address=127.0.0.1:$((BASE + 30 + i)) "$@"
 }
-galera_ping() { mariadb-admin --no-defaults -S "$RUN/g$1/mysql.sock" -uroot ping >/dev/null 2>&1; }
 galera_sql() { local i=$1; shift; mariadb --no-defaults -S "$RUN/g$i/mysql.sock" -uroot -N "$@"; }
 galera_state() { galera_sql "$1" -e "SHOW STATUS LIKE 'wsrep_local_state_comment'" 2>/dev/null | cut -f2; }
 # Started and Synced (a joiner answers pings before its state transfer is over).
