@@ -152,8 +152,12 @@ static enum tl_err db_url_mariadb(const char *rest, struct db_url *out, struct t
         tl_diag_set(d, NULL, 0, 0, "DATABASE_URL: missing database name (mysql://user:pass@host/DBNAME)");
         return TL_EPARSE;
     }
-    if (*rest == '?')
-        return db_url_query(rest + 1, out, d);
+    if (*rest == '?' && db_url_query(rest + 1, out, d) != TL_OK)
+        return TL_EPARSE;
+    if (out->unix_socket[0] && out->n_hosts > 1) {
+        tl_diag_set(d, NULL, 0, 0, "DATABASE_URL: unix_socket names one server; it cannot go with several hosts");
+        return TL_EPARSE;
+    }
     return TL_OK;
 }
 

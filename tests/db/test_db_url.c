@@ -70,6 +70,7 @@ static const struct url_case cases[] = {
     BAD("mysql://u:secretpw@[::1/d", "["),
     BAD("mysql://u:secretpw@[::1]x/d", "after the host"),
     BAD("mysql://u:secretpw@h1,,h2/d", "empty host"),
+    BAD("mysql://u:secretpw@h1,h2/d?unix_socket=/s", "several hosts"),
     BAD("mysql://u:secretpw@h1,/d", "empty host"),
     BAD("mysql://u:secretpw@h1:3306,h2:0/d", "port"),
     BAD("mysql://u:secretpw@h1:33x,h2/d", "port"),
