@@ -30,7 +30,7 @@ for p in range(b + 1, b + 44):
 PY
 }
 for _ in $(seq 50); do
-  BASE=$(( (RANDOM % 400) * 100 + 20000 ))
+  BASE=$(( (RANDOM % 120) * 100 + 20000 ))   # 20000-31999: below the ephemeral port range
   base_free "$BASE" && break
 done
 chmod 755 "$T"    # the Galera nodes run as mysql: they must reach their data folders
