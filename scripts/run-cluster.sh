@@ -17,6 +17,9 @@
 #   TL_BUILD (build-release)  the build folder whose tasklist binary runs (built when missing)
 #   TL_POOL_WORKERS (2)       workers per pool
 #   TL_CLUSTER_CACHE (on)     off: the pools run without memcached (every request reads MariaDB)
+#   TL_GALERA_EVS             Galera failure-detection options (default: 1 s suspect timeout)
+#   TL_SKIP_DEPS              set: do not check the Debian packages (scripts/deps.sh cluster)
+# Any TASKLIST_<SECTION>_<KEY> in the environment reaches both pools (e.g. TASKLIST_DATABASE_TIMEOUT_MS).
 # The nodes run as the mysql user (a joiner's rsync daemon started by root drops to nobody and
 # cannot write a root-owned data folder); everything else runs as the invoking user.
 set -euo pipefail
