@@ -15,6 +15,7 @@
 #include "../cache/fragment.h"
 #include "../cache/tier.h"
 #include "../server/log.h"
+#include "../server/server.h"
 #include "app.h"
 #include "internal.h"
 
@@ -127,6 +128,7 @@ static void *app_worker_init(const struct cfg *c, void *state)
         free(aw);
         return NULL;
     }
+    db_spread(aw->db, srv_worker_index());     /* several hosts: workers start on different ones */
     aw->cache = cache_new(c);
     if (!aw->cache) {
         db_close(aw->db);

@@ -128,7 +128,9 @@ static int task_version_row(void *arg, const struct db_val *cols, size_t n_cols)
 enum tl_err task_data_version(struct db *db, uint64_t *out)
 {
     struct task_version tv = { 0, false };
-    enum tl_err e = db_query(db, task_sql_version, NULL, 0, task_version_row, &tv);
+    /* causal: on a Galera node, wait until it has applied every write
+     * committed anywhere before this read (docs/consistency.md) */
+    enum tl_err e = db_query_causal(db, task_sql_version, NULL, 0, task_version_row, &tv);
     if (e != TL_OK)
         return e;
     if (!tv.found) {

@@ -46,6 +46,17 @@ enum db_kind db_kind(const struct db *db)
 
 static enum tl_err db_counted(struct db *db, enum tl_err e);
 
+void db_spread(struct db *db, unsigned index)
+{
+    if (db->url.kind == DB_MARIADB && db->url.n_hosts > 1)
+        db->home = index % db->url.n_hosts;
+}
+
+int db_current_host(const struct db *db)
+{
+    return db->url.kind == DB_MARIADB ? db_maria_current_host(db) : -1;
+}
+
 static enum tl_err db_run(struct db *db, const char *sql, const struct db_val *params,
                           size_t n_params, db_row_fn row, void *arg, uint64_t *affected,
                           long long *last_id)
@@ -65,6 +76,15 @@ enum tl_err db_query(struct db *db, const char *sql, const struct db_val *params
                      db_row_fn row, void *arg)
 {
     return db_counted(db, db_run(db, sql, params, n_params, row, arg, NULL, NULL));
+}
+
+enum tl_err db_query_causal(struct db *db, const char *sql, const struct db_val *params,
+                            size_t n_params, db_row_fn row, void *arg)
+{
+    db->causal = true;
+    enum tl_err e = db_run(db, sql, params, n_params, row, arg, NULL, NULL);
+    db->causal = false;
+    return e;
 }
 
 enum tl_err db_exec(struct db *db, const char *sql, const struct db_val *params, size_t n_params,

@@ -20,11 +20,21 @@
 
 enum db_kind { DB_SQLITE, DB_MARIADB };
 
+/* Most hosts in one MariaDB URL (a Galera cluster has 3 to 9 nodes). */
+#define DB_URL_HOSTS_MAX 9
+
+struct db_url_host {
+    char name[256];         /* "" = the default unix socket */
+    unsigned port;          /* 0 = default 3306 */
+};
+
 struct db_url {
     enum db_kind kind;
     char path[1024];        /* SQLite file path */
-    char host[256];         /* MariaDB */
-    unsigned port;          /* 0 = default 3306 */
+    char host[256];         /* MariaDB: the first host (= hosts[0].name) */
+    unsigned port;          /* 0 = default 3306 (= hosts[0].port) */
+    struct db_url_host hosts[DB_URL_HOSTS_MAX];   /* MariaDB: every host, in URL order */
+    unsigned n_hosts;       /* MariaDB: 1..DB_URL_HOSTS_MAX; SQLite: 0 */
     char user[128];
     char password[256];     /* secret: never logged */
     char dbname[128];
@@ -32,7 +42,7 @@ struct db_url {
 };
 
 /* Parse sqlite:///relative/path, sqlite:////absolute/path, mysql://, mariadb://,
- * mysql+<driver>://user:pass@host:port/db[?unix_socket=/path]; percent-decoding
+ * mysql+<driver>://user:pass@host:port[,host2:port...]/db[?unix_socket=/path]; percent-decoding
  * user and password. TL_EPARSE with d filled (password never in the message). */
 enum tl_err db_url_parse(const char *url, struct db_url *out, struct tl_diag *d);
 
@@ -55,6 +65,17 @@ struct db *db_open(const char *url, unsigned timeout_ms, struct tl_diag *d);
 void db_close(struct db *db);
 enum db_kind db_kind(const struct db *db);
 
+/* Several MariaDB hosts (a Galera cluster): make hosts[index % n_hosts] this
+ * handle's home, the host it connects to first and returns to after a
+ * failover (workers pass their slot number, so a pool spreads over the
+ * nodes starting from the URL's first host). No effect with one host or
+ * on SQLite; call before the first query. */
+void db_spread(struct db *db, unsigned index);
+
+/* The host the handle is connected to (index into url.hosts), or -1 when
+ * not connected (tests and logs). */
+int db_current_host(const struct db *db);
+
 /* Called once per result row; cols valid only during the call. Return 0 to
  * go on, non-zero to stop early. */
 typedef int (*db_row_fn)(void *arg, const struct db_val *cols, size_t n_cols);
@@ -64,6 +85,13 @@ typedef int (*db_row_fn)(void *arg, const struct db_val *cols, size_t n_cols);
  * reconnect attempt), TL_EIO for other failures (message logged). */
 enum tl_err db_query(struct db *db, const char *sql, const struct db_val *params, size_t n_params,
                      db_row_fn row, void *arg);
+
+/* db_query for a read that must see every write committed anywhere before
+ * it started (the data version read). On a Galera node it waits until the
+ * node has applied them (wsrep_sync_wait = 1 for this statement); on one
+ * server, SQLite or MariaDB, it is db_query. */
+enum tl_err db_query_causal(struct db *db, const char *sql, const struct db_val *params,
+                            size_t n_params, db_row_fn row, void *arg);
 
 /* Statement without rows. affected and last_id may be NULL. */
 enum tl_err db_exec(struct db *db, const char *sql, const struct db_val *params, size_t n_params,

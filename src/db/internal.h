@@ -21,6 +21,9 @@
 /* After a failed connect, answer TL_EUNAVAIL at once for this long, so a
  * dead database costs one connect attempt per interval, not one per call. */
 #define DB_RETRY_MS 1000
+/* Connected away from the home host (failover), try the home host again
+ * this often: one connect (refused at once while it is down). */
+#define DB_HOME_RETRY_MS 5000
 /* Longest SQL prefix quoted in a log line. */
 #define DB_LOG_SQL_MAX 80
 
@@ -34,6 +37,8 @@ struct db {
     uint64_t n_errors;      /* statements that failed, see db_error_count() */
     bool in_tx;             /* between db_begin and db_commit/rollback */
     bool tx_lost;           /* the connection died inside that transaction */
+    bool causal;            /* the statement running is a db_query_causal */
+    unsigned home;          /* index into url.hosts connected to first (db_spread) */
     char last_error[512];   /* the library's message for the last failure */
     struct db_sqlite *sqlite;
     struct db_maria *maria;
@@ -56,6 +61,8 @@ enum tl_err db_maria_run(struct db *db, const char *sql, const struct db_val *pa
                          long long *last_id);
 enum tl_err db_maria_script(struct db *db, const char *sql);
 void db_maria_close(struct db *db);
+/* Index into url.hosts of the open connection, -1 when none. */
+int db_maria_current_host(const struct db *db);
 
 /* Migrations found in a directory: steps[i] is version i + 1. */
 enum mig_dir { MIG_UP, MIG_DOWN, MIG_DIR__MAX };

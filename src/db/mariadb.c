@@ -12,8 +12,23 @@
  *     transaction (its earlier statements are gone with the connection).
  *   - Any client-side error drops the connection: it is never reused in an
  *     unknown state. Statements die with their connection.
- *   - After a failed connect no new attempt is made for DB_RETRY_MS; calls
- *     meanwhile get TL_EUNAVAIL at once.
+ *   - Several hosts (a Galera cluster): the handle connects to its home host
+ *     (db_spread) first, else to the next ones in URL order while the time
+ *     spent stays within db_timeout_ms; a host whose connect failed, or
+ *     that is not a Synced Galera node, is skipped for DB_RETRY_MS. Away
+ *     from home it tries the home host again every DB_HOME_RETRY_MS.
+ *   - After a failed connect no new attempt is made to that host for
+ *     DB_RETRY_MS; when every host is in that state calls get TL_EUNAVAIL at
+ *     once.
+ *   - Before each statement a poll(0) on the socket checks that the server
+ *     has not closed the connection (killed, restarted, shut down): such a
+ *     connection is replaced before anything is sent. A write whose
+ *     connection is lost after it was sent is never retried (it may have
+ *     committed: a retry could apply it twice); reads are retried once.
+ *   - Causal reads on Galera: a db_query_causal, and the first read on every
+ *     new connection (the request may have read its version on another
+ *     node), run as "SET STATEMENT wsrep_sync_wait = 1 FOR ..." and so wait
+ *     until this node has applied every write committed before they began.
  *   - Results are buffered (mysql_stmt_store_result) before the row callback
  *     runs, so a network error never strikes after rows were delivered.
  *   - A connection inherited across fork is abandoned, never used or closed
@@ -23,9 +38,11 @@
 #include <errmsg.h>
 #include <mysql.h>
 #include <mysqld_error.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "../server/log.h"
@@ -55,7 +72,11 @@ struct db_maria_stmt {
 struct db_maria {
     MYSQL *h;
     pid_t pid;
-    int64_t retry_at_ms;    /* no connect attempt before this */
+    unsigned cur;           /* index into url.hosts of h */
+    bool is_galera;         /* h is a Galera node: causal reads wait for it to catch up */
+    bool causal_next;       /* h is new: its first read is a causal one */
+    int64_t home_at_ms;     /* connected away from home: next attempt to go back */
+    int64_t retry_at_ms[DB_URL_HOSTS_MAX];  /* per host: no connect attempt before this */
     struct db_maria_stmt *cache[DB_STMT_CACHE_MAX];
     size_t n_cache;
 };
@@ -63,10 +84,26 @@ struct db_maria {
 /* What went wrong in one attempt: the library's code and message. */
 struct db_maria_fail {
     unsigned code;          /* 0 = local failure (e.g. out of memory) */
+    bool maybe_applied;     /* a write was sent: it may have committed */
     char msg[256];
 };
 
+/* Tries of an autocommit statement refused by a deadlock or a Galera
+ * certification conflict (the server rolled it back: it is safe to repeat;
+ * the server itself has already retried it wsrep_retry_autocommit times). */
+#define DB_MARIA_CONFLICT_TRIES 8
+
+/* Prefix of a causal read on a Galera node (1 = wait before reads). */
+#define DB_MARIA_CAUSAL "SET STATEMENT wsrep_sync_wait = 1 FOR "
+
 static enum tl_err db_maria_connect(struct db *db);
+static enum tl_err db_maria_connect_hosts(struct db *db);
+static unsigned db_maria_random(void);
+static MYSQL *db_maria_open(struct db *db, unsigned i);
+static bool db_maria_check_node(struct db *db, MYSQL *h, const char *where);
+static void db_maria_go_home(struct db *db);
+static bool db_maria_alive(struct db_maria *m);
+static void db_maria_where(const struct db *db, unsigned i, char *buf, size_t len);
 static enum tl_err db_maria_attempt(struct db *db, const char *sql, const struct db_val *params,
                                     size_t n_params, db_row_fn row, void *arg, uint64_t *affected,
                                     long long *last_id, struct db_maria_fail *f);
@@ -77,6 +114,7 @@ static enum tl_err db_maria_prepare(struct db *db, const char *sql, struct db_ma
 static enum tl_err db_maria_failed(struct db *db, const char *sql, const struct db_maria_fail *f,
                                    int64_t t0, bool *retry);
 static bool db_maria_is_lost(unsigned code);
+static bool db_maria_is_select(const char *sql);
 static bool db_maria_grow(struct db_maria_col *c, unsigned long need);
 static void db_maria_evict(struct db_maria *m, const char *sql);
 static void db_maria_stmt_free(struct db_maria_stmt *ms);
@@ -88,7 +126,8 @@ enum tl_err db_maria_run(struct db *db, const char *sql, const struct db_val *pa
                          size_t n_params, db_row_fn row, void *arg, uint64_t *affected,
                          long long *last_id)
 {
-    for (int attempt = 0;; attempt++) {
+    int64_t start = db_now_ms();
+    for (int attempt = 0, conflicts = 0;; attempt++) {
         if (db->in_tx && db->tx_lost)
             return TL_EUNAVAIL;
         enum tl_err e = db_maria_connect(db);
@@ -101,8 +140,22 @@ enum tl_err db_maria_run(struct db *db, const char *sql, const struct db_val *pa
             return e;
         bool retry = false;
         e = db_maria_failed(db, sql, &f, t0, &retry);
-        if (!retry || attempt > 0)
+        if (!retry)
             return e;
+        if (f.code == ER_LOCK_DEADLOCK) {
+            /* a rolled-back statement (a Galera certification conflict): try
+             * again after a short random pause, within the timeout */
+            if (++conflicts >= DB_MARIA_CONFLICT_TRIES ||
+                db_now_ms() - start >= (int64_t)db->timeout_ms / 2) {
+                log_warn("db: mariadb: \"%.*s\": %s (%u), %d times; giving up", DB_LOG_SQL_MAX, sql,
+                         f.msg, f.code, conflicts);
+                return e;
+            }
+            usleep((useconds_t)(500 + db_maria_random() % (1000u << conflicts)));
+            attempt--;
+        } else if (attempt > 0) {
+            return e;
+        }
     }
 }
 
@@ -180,19 +233,74 @@ static enum tl_err db_maria_connect(struct db *db)
     struct db_maria *m = db->maria;
     if (!m && !(m = db->maria = calloc(1, sizeof *m)))
         return TL_ENOMEM;
-    if (m->h && m->pid == getpid())
-        return TL_OK;
-    if (m->h) {     /* forked with it: forget it without a word to the server */
+    if (m->h && m->pid != getpid()) {     /* forked with it: forget it without a word to the server */
         log_warn("db: mariadb connection used across fork; opening a new one");
         m->h = NULL;
         m->n_cache = 0;     /* statements leaked on purpose, once */
     }
-    if (m->retry_at_ms && db_now_ms() < m->retry_at_ms)
-        return TL_EUNAVAIL;
+    if (m->h && !db_maria_alive(m)) {
+        char where[300];
+        db_maria_where(db, m->cur, where, sizeof where);
+        log_warn("db: mariadb: %s closed the connection; %s", where,
+                 db->in_tx ? "the transaction is lost" : "reconnecting");
+        db_maria_drop(db);
+        if (db->in_tx)
+            return TL_EUNAVAIL;
+    }
+    if (m->h && m->cur != db->home && !db->in_tx && db_now_ms() >= m->home_at_ms)
+        db_maria_go_home(db);
+    if (m->h)
+        return TL_OK;
+    return db_maria_connect_hosts(db);
+}
+
+/* Not connected: the home host first, then the others in URL order, while
+ * the time spent stays within the timeout; hosts in back-off are skipped. */
+static enum tl_err db_maria_connect_hosts(struct db *db)
+{
+    struct db_maria *m = db->maria;
+    unsigned n = db->url.n_hosts ? db->url.n_hosts : 1;
+    int64_t t0 = db_now_ms();
+    bool tried = false;
+    for (unsigned k = 0; k < n; k++) {
+        unsigned i = (db->home + k) % n;
+        int64_t now = db_now_ms();
+        if (m->retry_at_ms[i] && now < m->retry_at_ms[i])
+            continue;
+        /* a refused connect costs nothing; a hung host costs the timeout,
+         * and then the request gets TL_EUNAVAIL rather than a second one */
+        if (tried && now - t0 >= (int64_t)db->timeout_ms)
+            break;
+        tried = true;
+        MYSQL *h = db_maria_open(db, i);
+        if (!h) {
+            m->retry_at_ms[i] = db_now_ms() + DB_RETRY_MS;
+            continue;
+        }
+        m->h = h;
+        m->cur = i;
+        m->pid = getpid();
+        m->retry_at_ms[i] = 0;
+        m->causal_next = true;
+        if (i != db->home) {
+            char where[300];
+            db_maria_where(db, i, where, sizeof where);
+            log_warn("db: mariadb: failed over to %s", where);
+            m->home_at_ms = db_now_ms() + DB_HOME_RETRY_MS;
+        }
+        return TL_OK;
+    }
+    return TL_EUNAVAIL;
+}
+
+/* A new connection to url.hosts[i] with the timeouts and options set and
+ * the node checked; NULL (logged, db->last_error set) when it fails. */
+static MYSQL *db_maria_open(struct db *db, unsigned i)
+{
     const struct db_url *u = &db->url;
     MYSQL *h = mysql_init(NULL);
     if (!h)
-        return TL_ENOMEM;
+        return NULL;
     unsigned timeout_s = db_maria_timeout_s(db), zero = 0;
     my_bool no = 0;
     mysql_options(h, MYSQL_OPT_CONNECT_TIMEOUT, &timeout_s);
@@ -204,26 +312,110 @@ static enum tl_err db_maria_connect(struct db *db)
     /* The C API reads host "localhost" (or none) as the unix socket; a
      * unix_socket parameter therefore wins over any host given with it. */
     const char *sock = u->unix_socket[0] ? u->unix_socket : NULL;
-    const char *host = sock ? "localhost" : (u->host[0] ? u->host : NULL);
+    const char *name = u->n_hosts ? u->hosts[i].name : u->host;
+    unsigned port = u->n_hosts ? u->hosts[i].port : u->port;
+    const char *host = sock ? "localhost" : (name[0] ? name : NULL);
+    char where[300];
+    db_maria_where(db, i, where, sizeof where);
     if (!mysql_real_connect(h, host, u->user[0] ? u->user : NULL,
-                            u->password[0] ? u->password : NULL, u->dbname, u->port, sock, 0)) {
-        char where[1100];
-        if (sock)
-            snprintf(where, sizeof where, "unix:%s", sock);
-        else
-            snprintf(where, sizeof where, "%s:%u", host ? host : "localhost", u->port ? u->port : 3306);
+                            u->password[0] ? u->password : NULL, u->dbname, port, sock, 0)) {
         snprintf(db->last_error, sizeof db->last_error, "cannot connect to %.200s: %.250s (%u)", where,
                  mysql_error(h), mysql_errno(h));
         log_error("db: mariadb: cannot connect to %s as \"%s\", database \"%s\": %s (%u)", where,
                   u->user, u->dbname, mysql_error(h), mysql_errno(h));
         mysql_close(h);
-        m->retry_at_ms = db_now_ms() + DB_RETRY_MS;
-        return TL_EUNAVAIL;
+        return NULL;
     }
+    if (!db_maria_check_node(db, h, where)) {
+        mysql_close(h);
+        return NULL;
+    }
+    return h;
+}
+
+/* Is this a Galera node, and may it serve? A node that is joining, a donor
+ * or outside the primary component refuses or blocks statements (and a
+ * donor's rsync state transfer locks it): only Synced counts. A server
+ * without Galera passes. One round trip per connection, not counted. */
+static bool db_maria_check_node(struct db *db, MYSQL *h, const char *where)
+{
+    static const char sql[] = "SHOW STATUS WHERE Variable_name IN "
+                              "('wsrep_local_state_comment', 'wsrep_ready')";
+    char state[64] = "", ready[16] = "";
+    if (mysql_real_query(h, sql, sizeof sql - 1) != 0) {
+        snprintf(db->last_error, sizeof db->last_error, "%.200s: %.250s (%u)", where, mysql_error(h),
+                 mysql_errno(h));
+        log_error("db: mariadb: %s: node check: %s (%u)", where, mysql_error(h), mysql_errno(h));
+        return false;
+    }
+    MYSQL_RES *res = mysql_store_result(h);
+    MYSQL_ROW r;
+    while (res && (r = mysql_fetch_row(res))) {
+        if (r[0] && r[1] && !strcmp(r[0], "wsrep_local_state_comment"))
+            snprintf(state, sizeof state, "%s", r[1]);
+        else if (r[0] && r[1] && !strcmp(r[0], "wsrep_ready"))
+            snprintf(ready, sizeof ready, "%s", r[1]);
+    }
+    mysql_free_result(res);
+    struct db_maria *m = db->maria;
+    m->is_galera = state[0] != '\0';
+    if (!m->is_galera || (!strcmp(state, "Synced") && !strcmp(ready, "ON")))
+        return true;
+    snprintf(db->last_error, sizeof db->last_error, "%.200s: Galera node is %s (ready %s)", where,
+             state, ready);
+    log_warn("db: mariadb: %s: Galera node is %s (wsrep_ready %s); trying another", where, state, ready);
+    return false;
+}
+
+/* Away from home: try the home host; on success it replaces the current
+ * connection (whose statements go with it), else stay and try later. */
+static void db_maria_go_home(struct db *db)
+{
+    struct db_maria *m = db->maria;
+    m->home_at_ms = db_now_ms() + DB_HOME_RETRY_MS;
+    MYSQL *h = db_maria_open(db, db->home);
+    if (!h)
+        return;
+    bool galera = m->is_galera;
+    db_maria_drop(db);
     m->h = h;
+    m->cur = db->home;
     m->pid = getpid();
-    m->retry_at_ms = 0;
-    return TL_OK;
+    m->is_galera = galera;
+    m->causal_next = true;
+    m->retry_at_ms[db->home] = 0;
+    char where[300];
+    db_maria_where(db, db->home, where, sizeof where);
+    log_info("db: mariadb: back on %s", where);
+}
+
+/* False when the server has closed the connection or sent something while
+ * no statement was outstanding (an error packet before closing, as a
+ * killed connection or a shutdown does). */
+static bool db_maria_alive(struct db_maria *m)
+{
+    struct pollfd p = { .fd = (int)mysql_get_socket(m->h), .events = POLLIN };
+    if (p.fd < 0)
+        return false;
+    return poll(&p, 1, 0) == 0;
+}
+
+static void db_maria_where(const struct db *db, unsigned i, char *buf, size_t len)
+{
+    const struct db_url *u = &db->url;
+    if (u->unix_socket[0]) {
+        snprintf(buf, len, "unix:%.200s", u->unix_socket);
+        return;
+    }
+    const char *name = u->n_hosts ? u->hosts[i].name : u->host;
+    unsigned port = u->n_hosts ? u->hosts[i].port : u->port;
+    snprintf(buf, len, "%.250s:%u", name[0] ? name : "localhost", port ? port : 3306);
+}
+
+int db_maria_current_host(const struct db *db)
+{
+    const struct db_maria *m = db->maria;
+    return m && m->h && m->pid == getpid() ? (int)m->cur : -1;
 }
 
 /* One try: prepare (cached), bind, execute, buffer, deliver rows. On a
@@ -232,8 +424,18 @@ static enum tl_err db_maria_attempt(struct db *db, const char *sql, const struct
                                     size_t n_params, db_row_fn row, void *arg, uint64_t *affected,
                                     long long *last_id, struct db_maria_fail *f)
 {
+    struct db_maria *m = db->maria;
+    char causal_buf[512];
+    bool causal = m->is_galera && (db->causal || m->causal_next) && db_maria_is_select(sql);
+    if (causal) {
+        int n = snprintf(causal_buf, sizeof causal_buf, DB_MARIA_CAUSAL "%s", sql);
+        if (n < 0 || (size_t)n >= sizeof causal_buf) {
+            log_error("db: mariadb: \"%.*s\": too long for a causal read", DB_LOG_SQL_MAX, sql);
+            return TL_EINVAL;
+        }
+    }
     struct db_maria_stmt *ms;
-    enum tl_err e = db_maria_prepare(db, sql, &ms, f);
+    enum tl_err e = db_maria_prepare(db, causal ? causal_buf : sql, &ms, f);
     if (e != TL_OK)
         return e;
     MYSQL_STMT *st = ms->st;
@@ -268,10 +470,15 @@ static enum tl_err db_maria_attempt(struct db *db, const char *sql, const struct
     }
     if (!ok) {
         db_maria_fail_from(f, mysql_stmt_errno(st), mysql_stmt_error(st));
+        /* a write that reached the server may have committed before the
+         * connection broke (BEGIN may be sent again: it changes nothing) */
+        f->maybe_applied = ms->n_cols == 0 && strncasecmp(sql, "START TRANSACTION", 17) != 0;
         return TL_EIO;
     }
     if (ms->n_cols && (e = db_maria_rows(ms, row, arg, f)) != TL_OK)
         return e;
+    if (causal)
+        m->causal_next = false;
     if (affected)
         *affected = ms->n_cols ? 0 : (uint64_t)mysql_stmt_affected_rows(st);
     if (last_id)
@@ -437,16 +644,28 @@ static enum tl_err db_maria_failed(struct db *db, const char *sql, const struct 
         *retry = true;
         return TL_EIO;
     }
+    if (f->code == ER_UNKNOWN_COM_ERROR && db->maria->h) {
+        /* Galera: "WSREP has not yet prepared node for application use" (the
+         * node left the primary component or is not synced). Nothing ran:
+         * try another node, and leave this one alone for a while. */
+        db->maria->retry_at_ms[db->maria->cur] = db_now_ms() + DB_RETRY_MS;
+        *retry = !db->in_tx;
+        db_maria_drop(db);
+        log_warn("db: mariadb: \"%.*s\": %s (%u); trying another node", DB_LOG_SQL_MAX, sql, f->msg,
+                 f->code);
+        return TL_EUNAVAIL;
+    }
     if (db_maria_is_lost(f->code)) {
         bool timed_out = db_now_ms() - t0 >= (int64_t)db_maria_timeout_s(db) * 1000 - 100;
-        *retry = !timed_out && !db->in_tx;
+        *retry = !timed_out && !db->in_tx && !f->maybe_applied;
         db_maria_drop(db);
         if (*retry)
             log_warn("db: mariadb: \"%.*s\": %s (%u); reconnecting once", DB_LOG_SQL_MAX, sql,
                      f->msg, f->code);
         else
             log_error("db: mariadb: \"%.*s\": %s (%u)%s", DB_LOG_SQL_MAX, sql, f->msg, f->code,
-                      timed_out ? "; server did not answer within the timeout" : "");
+                      timed_out ? "; server did not answer within the timeout"
+                      : f->maybe_applied ? "; a write is not sent twice" : "");
         return TL_EUNAVAIL;
     }
     if (f->code >= CR_MIN_ERROR && f->code <= CR_MAX_ERROR) {
@@ -459,8 +678,13 @@ static enum tl_err db_maria_failed(struct db *db, const char *sql, const struct 
     case ER_DUP_ENTRY:
         log_warn("db: mariadb: \"%.*s\": %s (%u)", DB_LOG_SQL_MAX, sql, f->msg, f->code);
         return TL_EEXIST;
-    case ER_LOCK_WAIT_TIMEOUT:
     case ER_LOCK_DEADLOCK:
+        /* certification conflicts are routine on Galera with several writers */
+        *retry = !db->in_tx;
+        if (!*retry)
+            log_warn("db: mariadb: \"%.*s\": %s (%u)", DB_LOG_SQL_MAX, sql, f->msg, f->code);
+        return TL_EUNAVAIL;
+    case ER_LOCK_WAIT_TIMEOUT:
     case ER_STATEMENT_TIMEOUT:
         log_warn("db: mariadb: \"%.*s\": %s (%u)", DB_LOG_SQL_MAX, sql, f->msg, f->code);
         return TL_EUNAVAIL;
@@ -484,6 +708,26 @@ static bool db_maria_is_lost(unsigned code)
     default:
         return false;
     }
+}
+
+/* Per-process pseudo-random numbers for retry pauses: workers forked from
+ * one master must not share rand()'s sequence, or pools that conflicted
+ * once would pause alike and conflict again. */
+static unsigned db_maria_random(void)
+{
+    static unsigned seed;
+    static pid_t seed_pid;
+    if (seed_pid != getpid()) {
+        seed_pid = getpid();
+        seed = (unsigned)seed_pid * 2654435761u ^ (unsigned)db_now_ms();
+    }
+    return (unsigned)rand_r(&seed);
+}
+
+static bool db_maria_is_select(const char *sql)
+{
+    sql += strspn(sql, " \t\r\n(");
+    return strncasecmp(sql, "SELECT", 6) == 0;
 }
 
 /* Make room for need bytes plus a NUL. */

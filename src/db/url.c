@@ -4,7 +4,8 @@
  *   sqlite://                      in-memory database
  *   sqlite:///relative/path        relative to the working directory
  *   sqlite:////absolute/path
- *   mysql|mariadb[+driver]://[user[:password]@][host|[v6]][:port]/dbname[?unix_socket=/path]
+ *   mysql|mariadb[+driver]://[user[:password]@][host|[v6]][:port][,host2[:port]...]/dbname[?unix_socket=/path]
+ *   (several hosts: a Galera cluster; db_url.hosts in the given order)
  *   User, password, database name and query values are percent-decoded; the
  *   user info ends at the last '@'.
  * Invariants: no message ever contains the password (nor any part of the
@@ -21,6 +22,7 @@
 static enum tl_err db_url_sqlite(const char *rest, struct db_url *out, struct tl_diag *d);
 static enum tl_err db_url_mariadb(const char *rest, struct db_url *out, struct tl_diag *d);
 static enum tl_err db_url_query(const char *q, struct db_url *out, struct tl_diag *d);
+static enum tl_err db_url_host(const char **restp, struct db_url_host *out, struct tl_diag *d);
 static bool db_url_decode(const char *s, size_t len, char *dst, size_t dst_len);
 static bool db_url_scheme_is(struct str scheme, const char *base);
 
@@ -122,46 +124,25 @@ static enum tl_err db_url_mariadb(const char *rest, struct db_url *out, struct t
         }
         rest = at + 1;
     }
-    /* host: [v6] or up to ':', '/', '?' */
-    const char *h = rest, *h_end;
-    if (*rest == '[') {
-        h = rest + 1;
-        h_end = strchr(h, ']');
-        if (!h_end) {
-            tl_diag_set(d, NULL, 0, 0, "DATABASE_URL: unclosed '[' in host");
+    /* host[:port], or several separated by ',' (a Galera cluster) */
+    for (;;) {
+        if (out->n_hosts == DB_URL_HOSTS_MAX) {
+            tl_diag_set(d, NULL, 0, 0, "DATABASE_URL: more than %d hosts", DB_URL_HOSTS_MAX);
             return TL_EPARSE;
         }
-        rest = h_end + 1;
-    } else {
-        h_end = rest + strcspn(rest, ":/?");
-        rest = h_end;
-    }
-    if ((size_t)(h_end - h) >= sizeof out->host) {
-        tl_diag_set(d, NULL, 0, 0, "DATABASE_URL: host name too long");
-        return TL_EPARSE;
-    }
-    memcpy(out->host, h, (size_t)(h_end - h));
-    out->host[h_end - h] = '\0';
-    if (*rest == ':') {
+        struct db_url_host *hp = &out->hosts[out->n_hosts++];
+        if (db_url_host(&rest, hp, d) != TL_OK)
+            return TL_EPARSE;
+        if (*rest != ',')
+            break;
         rest++;
-        unsigned long port = 0;
-        size_t n = strspn(rest, "0123456789");
-        if (n == 0 || n > 5 || (rest[n] != '/' && rest[n] != '?' && rest[n] != '\0')) {
-            tl_diag_set(d, NULL, 0, 0, "DATABASE_URL: port is not a number 1-65535");
+        if (!*rest || *rest == ',' || *rest == '/' || *rest == '?') {
+            tl_diag_set(d, NULL, 0, 0, "DATABASE_URL: empty host in the host list");
             return TL_EPARSE;
         }
-        for (size_t i = 0; i < n; i++)
-            port = port * 10 + (unsigned long)(rest[i] - '0');
-        if (port == 0 || port > 65535) {
-            tl_diag_set(d, NULL, 0, 0, "DATABASE_URL: port is not a number 1-65535");
-            return TL_EPARSE;
-        }
-        out->port = (unsigned)port;
-        rest += n;
-    } else if (*rest != '/' && *rest != '?' && *rest != '\0') {
-        tl_diag_set(d, NULL, 0, 0, "DATABASE_URL: unexpected text after the host");
-        return TL_EPARSE;
     }
+    memcpy(out->host, out->hosts[0].name, sizeof out->host);
+    out->port = out->hosts[0].port;
     if (*rest == '/') {
         rest++;
         size_t n = strcspn(rest, "?");
@@ -175,8 +156,60 @@ static enum tl_err db_url_mariadb(const char *rest, struct db_url *out, struct t
         tl_diag_set(d, NULL, 0, 0, "DATABASE_URL: missing database name (mysql://user:pass@host/DBNAME)");
         return TL_EPARSE;
     }
-    if (*rest == '?')
-        return db_url_query(rest + 1, out, d);
+    if (*rest == '?' && db_url_query(rest + 1, out, d) != TL_OK)
+        return TL_EPARSE;
+    if (out->unix_socket[0] && out->n_hosts > 1) {
+        tl_diag_set(d, NULL, 0, 0, "DATABASE_URL: unix_socket names one server; it cannot go with several hosts");
+        return TL_EPARSE;
+    }
+    return TL_OK;
+}
+
+/* One host[:port] or [v6][:port] at *rest; advances *rest past it. The
+ * host may be empty (mysql://u:p@/db: the default socket). */
+static enum tl_err db_url_host(const char **restp, struct db_url_host *out, struct tl_diag *d)
+{
+    const char *rest = *restp, *h = rest, *h_end;
+    if (*rest == '[') {
+        h = rest + 1;
+        h_end = strchr(h, ']');
+        if (!h_end) {
+            tl_diag_set(d, NULL, 0, 0, "DATABASE_URL: unclosed '[' in host");
+            return TL_EPARSE;
+        }
+        rest = h_end + 1;
+    } else {
+        h_end = rest + strcspn(rest, ":/?,");
+        rest = h_end;
+    }
+    if ((size_t)(h_end - h) >= sizeof out->name) {
+        tl_diag_set(d, NULL, 0, 0, "DATABASE_URL: host name too long");
+        return TL_EPARSE;
+    }
+    memcpy(out->name, h, (size_t)(h_end - h));
+    out->name[h_end - h] = '\0';
+    out->port = 0;
+    if (*rest == ':') {
+        rest++;
+        unsigned long port = 0;
+        size_t n = strspn(rest, "0123456789");
+        if (n == 0 || n > 5 || (rest[n] != '/' && rest[n] != '?' && rest[n] != ',' && rest[n] != '\0')) {
+            tl_diag_set(d, NULL, 0, 0, "DATABASE_URL: port is not a number 1-65535");
+            return TL_EPARSE;
+        }
+        for (size_t i = 0; i < n; i++)
+            port = port * 10 + (unsigned long)(rest[i] - '0');
+        if (port == 0 || port > 65535) {
+            tl_diag_set(d, NULL, 0, 0, "DATABASE_URL: port is not a number 1-65535");
+            return TL_EPARSE;
+        }
+        out->port = (unsigned)port;
+        rest += n;
+    } else if (*rest != '/' && *rest != '?' && *rest != ',' && *rest != '\0') {
+        tl_diag_set(d, NULL, 0, 0, "DATABASE_URL: unexpected text after the host");
+        return TL_EPARSE;
+    }
+    *restp = rest;
     return TL_OK;
 }
 

@@ -44,6 +44,11 @@ struct srv_app {
     void (*metrics)(void *worker_ctx, struct srv_metrics_sample *out);
 };
 
+/* In a worker: its slot on the scoreboard (the first workers have 0..N-1;
+ * a respawned worker takes a free slot). 0 in the master and in one-shot
+ * commands. Used to spread workers over several database hosts. */
+unsigned srv_worker_index(void);
+
 /* Reload hook: rebuild the config from the same sources and flags as at
  * start (main owns those). Return TL_OK or an error with d filled (the old
  * config is kept and the error logged). */

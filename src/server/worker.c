@@ -60,6 +60,14 @@ static void srv_worker_write(FCGX_Request *fr, struct resp *resp, struct arena *
 static void srv_worker_begin(struct srv_worker *w);
 static void srv_worker_end(struct srv_worker *w, const struct req *r, int status);
 
+/* This process's slot number (srv_worker_index); set once after fork. */
+static unsigned srv_worker_slot_index;
+
+unsigned srv_worker_index(void)
+{
+    return srv_worker_slot_index;
+}
+
 void srv_worker_main(struct srv_worker *w)
 {
     sigset_t wait_mask;
@@ -74,6 +82,7 @@ void srv_worker_main(struct srv_worker *w)
      * the heap and let the heap keep its top: a worker's peak stays resident. */
     mallopt(M_MMAP_THRESHOLD, 16 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 32 * 1024 * 1024);
+    srv_worker_slot_index = (unsigned)(w->slot - w->board->slots);
     w->arena = arena_new(256 * 1024);   /* pages and cached values up to 64 KiB stay in its kept first block */
     w->ctx = w->app->worker_init ? w->app->worker_init(w->cfg, w->state) : NULL;
     if (!w->arena || (w->app->worker_init && !w->ctx)) {

@@ -883,6 +883,71 @@ static void t_maria_restart(void)
     db_close(db);
 }
 
+/* Several hosts: the first down -> the next one serves at once; db_spread
+ * picks the home host; away from home the handle goes back once the home
+ * host answers (within DB_HOME_RETRY_MS); the home host going away under
+ * an open connection fails over inside the same call. The second "host" is
+ * a TCP forwarder to the same server (test_db_mariadb.sh). */
+static void t_maria_hosts(void)
+{
+    const char *port = getenv("TL_MARIADB_PORT"), *pport = getenv("TL_MARIADB_PROXY_PORT");
+    const char *start = getenv("TL_MARIADB_PROXY_START"), *stop = getenv("TL_MARIADB_PROXY_STOP");
+    if (!port || !pport || !start || !stop) {
+        fprintf(stderr, "hosts test skipped: TL_MARIADB_PORT / TL_MARIADB_PROXY_* not set\n");
+        return;
+    }
+    struct tl_diag d = { 0 };
+    char url[256];
+    enum tl_err e;
+    /* the proxy is not running yet: its port refuses connections */
+    snprintf(url, sizeof url, "mysql://tl:tlpass@127.0.0.1:%s,127.0.0.1:%s/task_list", pport, port);
+    struct db *db = db_open(url, 1000, &d);
+    CHECK(db != NULL, "open %s: %s", url, d.msg);
+    CHECK(db_current_host(db) == -1, "connected before the first query");
+    int64_t t0 = now_ms();
+    CHECK(scalar(db, "SELECT 7", &e) == 7 && e == TL_OK, "first host down: %s", tl_strerror(e));
+    CHECK(db_current_host(db) == 1 && now_ms() - t0 < 500, "host %d after %lld ms, want 1 at once",
+          db_current_host(db), (long long)(now_ms() - t0));
+    /* db_spread: index 1 makes the second host home (no failover needed) */
+    struct db *db2 = db_open(url, 1000, &d);
+    db_spread(db2, 3);      /* 3 % 2 = 1 */
+    CHECK(scalar(db2, "SELECT 1", &e) == 1 && db_current_host(db2) == 1, "spread: host %d",
+          db_current_host(db2));
+    db_close(db2);
+    /* the home host comes up: the handle returns to it */
+    CHECK(system(start) == 0, "proxy did not start");
+    t0 = now_ms();
+    while (db_current_host(db) != 0 && now_ms() - t0 < 8000) {   /* DB_HOME_RETRY_MS = 5 s */
+        CHECK(scalar(db, "SELECT 1", &e) == 1, "query while going home: %s", tl_strerror(e));
+        usleep(100 * 1000);
+    }
+    CHECK(db_current_host(db) == 0, "never went back home (host %d after %lld ms)", db_current_host(db),
+          (long long)(now_ms() - t0));
+    printf("back on the home host after %lld ms\n", (long long)(now_ms() - t0));
+    /* the home host goes away under the open connection: the next call
+     * notices before sending, fails over, and succeeds, reads and writes */
+    CHECK(system(stop) == 0, "proxy did not stop");
+    usleep(200 * 1000);
+    uint64_t n0 = db_query_count(db);
+    CHECK(scalar(db, "SELECT 8", &e) == 8 && e == TL_OK, "after the home host died: %s", tl_strerror(e));
+    CHECK(db_current_host(db) == 1, "host %d after the home host died", db_current_host(db));
+    CHECK(db_query_count(db) == n0 + 1, "one statement sent, %llu counted",
+          (unsigned long long)(db_query_count(db) - n0));
+    CHECK(db_exec_script(db, "DO 1") == TL_OK, "write path after failover");
+    db_close(db);
+    /* every host down: TL_EUNAVAIL fast, then at once during the back-off */
+    db = db_open("mysql://tl:tlpass@127.0.0.1:1,127.0.0.1:2/task_list", 1000, &d);
+    t0 = now_ms();
+    scalar(db, "SELECT 1", &e);
+    CHECK(e == TL_EUNAVAIL && now_ms() - t0 < 1000, "all hosts down: %s after %lld ms", tl_strerror(e),
+          (long long)(now_ms() - t0));
+    t0 = now_ms();
+    scalar(db, "SELECT 1", &e);
+    CHECK(e == TL_EUNAVAIL && now_ms() - t0 < 50, "all hosts in back-off: %s after %lld ms",
+          tl_strerror(e), (long long)(now_ms() - t0));
+    db_close(db);
+}
+
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb; (void)flag; (void)ftw;
@@ -926,6 +991,7 @@ int main(int argc, char **argv)
         { "maria_killed", t_maria_killed, false, true },
         { "maria_hung", t_maria_hung, false, true },
         { "maria_restart", t_maria_restart, false, true },
+        { "maria_hosts", t_maria_hosts, false, true },
     };
     for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
         if (is_maria ? !tests[i].maria : !tests[i].sqlite)

@@ -35,5 +35,46 @@ done
 exit 1
 SH
 echo "$TL_MARIADB_PID" >"$T/maria/current.pid"
+
+# A TCP forwarder to the server on another port: a second "host" for the failover case, which the
+# C test starts and stops (TL_MARIADB_PROXY_START / _STOP) to make that host come and go.
+TL_MARIADB_PROXY_PORT=$(tl_free_port)
+cat >"$T/proxy.py" <<'PY'
+import asyncio, sys
+async def pipe(r, w):
+    try:
+        while data := await r.read(65536):
+            w.write(data)
+            await w.drain()
+    except Exception:
+        pass
+    finally:
+        w.close()
+async def handle(cr, cw):
+    try:
+        sr, sw = await asyncio.open_connection("127.0.0.1", int(sys.argv[2]))
+    except OSError:
+        cw.close()
+        return
+    await asyncio.gather(pipe(cr, sw), pipe(sr, cw))
+async def main():
+    srv = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]))
+    async with srv:
+        await srv.serve_forever()
+asyncio.run(main())
+PY
+cat >"$T/proxy-start.sh" <<SH
+#!/bin/bash
+python3 "$T/proxy.py" $TL_MARIADB_PROXY_PORT $TL_MARIADB_PORT </dev/null >/dev/null 2>&1 &
+echo \$! >"$T/proxy.pid"
+echo \$! >>"$T/pids"
+for i in \$(seq 100); do
+  python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),0.2).close()' $TL_MARIADB_PROXY_PORT 2>/dev/null && exit 0
+  sleep 0.05
+done
+exit 1
+SH
+export TL_MARIADB_PROXY_PORT TL_MARIADB_PROXY_START="bash $T/proxy-start.sh"
+export TL_MARIADB_PROXY_STOP="kill \$(cat $T/proxy.pid)"
 export TL_MARIADB_RESTART="bash $T/restart.sh"
 "$TEST_DB" mariadb

@@ -76,7 +76,49 @@ static const struct url_case cases[] = {
     BAD("mysql://u:secretpw@h/d?unix_socket=", "unix_socket"),
     BAD("mysql://u:secretpw@[::1/d", "["),
     BAD("mysql://u:secretpw@[::1]x/d", "after the host"),
+    BAD("mysql://u:secretpw@h1,,h2/d", "empty host"),
+    BAD("mysql://u:secretpw@h1,h2/d?unix_socket=/s", "several hosts"),
+    BAD("mysql://u:secretpw@h1,/d", "empty host"),
+    BAD("mysql://u:secretpw@h1:3306,h2:0/d", "port"),
+    BAD("mysql://u:secretpw@h1:33x,h2/d", "port"),
+    BAD("mysql://u:secretpw@a,b,c,d,e,f,g,h,i,j/d", "more than 9 hosts"),
 };
+
+/* Host lists (a Galera cluster): every host in order; host/port = the first. */
+static const struct {
+    const char *url;
+    const char *hosts;      /* "name:port name:port ..." (port 0 = default) */
+} host_cases[] = {
+    { "mysql://u:p@db1:3306,db2:3307,db3/tasks", "db1:3306 db2:3307 db3:0" },
+    { "mysql://u:p@h/d", "h:0" },
+    { "mysql://u:p@127.0.0.1:1,[::1]:2,[fe80::1]/d?charset=utf8", "127.0.0.1:1 ::1:2 fe80::1:0" },
+    { "mariadb://a,b,c,d,e,f,g,h,i/d", "a:0 b:0 c:0 d:0 e:0 f:0 g:0 h:0 i:0" },
+};
+
+static int check_hosts(void)
+{
+    int failed = 0;
+    for (size_t i = 0; i < sizeof host_cases / sizeof *host_cases; i++) {
+        struct db_url u;
+        struct tl_diag d = { 0 };
+        char got[512] = "";
+        size_t o = 0;
+        if (db_url_parse(host_cases[i].url, &u, &d) != TL_OK) {
+            fprintf(stderr, "host case %zu \"%s\": %s\n", i, host_cases[i].url, d.msg);
+            failed++;
+            continue;
+        }
+        for (unsigned h = 0; h < u.n_hosts && o < sizeof got; h++)
+            o += (size_t)snprintf(got + o, sizeof got - o, "%s%s:%u", h ? " " : "", u.hosts[h].name,
+                                  u.hosts[h].port);
+        if (strcmp(got, host_cases[i].hosts) || strcmp(u.host, u.hosts[0].name) || u.port != u.hosts[0].port) {
+            fprintf(stderr, "host case %zu \"%s\": hosts \"%s\" (first %s:%u), want \"%s\"\n", i,
+                    host_cases[i].url, got, u.host, u.port, host_cases[i].hosts);
+            failed++;
+        }
+    }
+    return failed;
+}
 
 static int check_str(size_t i, const char *url, const char *what, const char *got, const char *want)
 {
@@ -128,6 +170,7 @@ int main(void)
         }
         failed += bad != 0;
     }
+    failed += check_hosts();
     /* db_open reports the same errors and never connects eagerly */
     struct tl_diag d = { 0 };
     if (db_open("nope://", 1000, &d) != NULL || !strstr(d.msg, "unsupported")) {
