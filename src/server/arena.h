@@ -52,4 +52,12 @@ void arena_reset(struct arena *a);
 /* Bytes handed out since the last reset (for debug logs and benchmarks). */
 size_t arena_used(const struct arena *a);
 
+/* For tests of out-of-memory paths only: the next n allocations succeed,
+ * then every one fails (returns NULL, as when malloc fails) until the hook
+ * is disarmed with n < 0. Counted: each arena_alloc (and what calls it:
+ * calloc, strndup, printf, a copying realloc, a cleanup's node) and each
+ * in-place arena_realloc. It survives arena_reset. Never used in production
+ * code. */
+void arena_fail_after(struct arena *a, long n);
+
 #endif
