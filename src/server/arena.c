@@ -45,6 +45,7 @@ struct arena {
     void *last;                 /* most recent small allocation, for realloc */
     size_t last_size;
     long fail_after;            /* test hook (arena_fail_after); -1 = never fail */
+    long fail_once;             /* test hook (arena_fail_once); -1 = none */
 };
 
 static bool arena_should_fail(struct arena *a);
@@ -67,6 +68,7 @@ struct arena *arena_new(size_t block_size)
         return NULL;
     a->block_size = block_size ? block_size : ARENA_DEFAULT_BLOCK;
     a->fail_after = -1;
+    a->fail_once = -1;
     a->first = a->head = arena_block_new(a->block_size);
     if (!a->first) {
         free(a);
@@ -236,9 +238,16 @@ void arena_fail_after(struct arena *a, long n)
     a->fail_after = n < 0 ? -1 : n;
 }
 
-/* The test hook's countdown: false while allocations may succeed. */
+void arena_fail_once(struct arena *a, long n)
+{
+    a->fail_once = n < 0 ? -1 : n;
+}
+
+/* The test hooks' countdowns: false while allocations may succeed. */
 static bool arena_should_fail(struct arena *a)
 {
+    if (a->fail_once >= 0 && a->fail_once-- == 0)
+        return true;
     if (a->fail_after < 0)
         return false;
     if (a->fail_after == 0)

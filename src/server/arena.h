@@ -59,5 +59,9 @@ size_t arena_used(const struct arena *a);
  * in-place arena_realloc. It survives arena_reset. Never used in production
  * code. */
 void arena_fail_after(struct arena *a, long n);
+/* For tests too: only the allocation numbered n (0 = the next) fails; the
+ * ones before and after succeed, so code that ignores one failure goes on
+ * and shows it. n < 0 disarms. Counted as arena_fail_after counts. */
+void arena_fail_once(struct arena *a, long n);
 
 #endif

@@ -3,7 +3,8 @@
  * Owns: alignment, growth into new blocks, large allocations, realloc in
  *   place and by copy, cleanups (newest first, at reset and at free), reset
  *   keeping the first block, the out-of-memory paths through the test hook
- *   arena_fail_after (arena_on_reset then calls fn at once).
+ *   arena_fail_after and arena_fail_once (arena_on_reset then calls fn at
+ *   once).
  * Leaks (blocks, large allocations) are caught by the ASan build's LSan.
  */
 #include <stdbool.h>
@@ -174,6 +175,11 @@ static void test_fail_after(void)
     arena_fail_after(a, -1);
     arena_reset(a);
     CHECK(n_order == 1, "and not again at reset");
+    /* arena_fail_once: only the numbered allocation fails. */
+    arena_fail_once(a, 1);
+    CHECK(arena_alloc(a, 8) != NULL, "once: 0th succeeds");
+    CHECK(arena_alloc(a, 8) == NULL, "once: 1st fails");
+    CHECK(arena_alloc(a, 8) != NULL && arena_alloc(a, 8) != NULL, "once: the later ones succeed");
     arena_free(a);
 }
 
