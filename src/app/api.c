@@ -68,10 +68,11 @@ enum tl_err api_tasks(struct req *r, struct resp *w)
     if (!arr)
         return TL_ENOMEM;   /* never a shorter list with a 200 */
     if (page.has_more && tl.n) {
-        char *link = arena_printf(r->arena, "</api/tasks?limit=%u&after=%lld>; rel=\"next\"", q.limit,
-                                  tl.items[tl.n - 1].id);
-        if (link)
-            resp_header(w, "Link", str_c(link));
+        /* No allocation: a page without its Link would read as the last one. */
+        char link[96];
+        snprintf(link, sizeof link, "</api/tasks?limit=%u&after=%lld>; rel=\"next\"", q.limit,
+                 tl.items[tl.n - 1].id);
+        resp_header(w, "Link", str_c(link));
     }
     return api_send(r, w, 200, arr);
 }
@@ -116,19 +117,24 @@ static json_t *api_list_json(const struct task_list *tl)
 }
 
 /* Send doc (its reference is taken, NULL allowed) as the body; TL_ENOMEM
- * when doc is NULL or cannot be written. */
+ * when doc is NULL or cannot be written. json_dumpb into the arena rather
+ * than json_dumps: jansson 2.14's json_dumps ignores a failed allocation
+ * while writing an object's key and returns the JSON with that key missing
+ * (seen under app_api_oom), while json_dumpb's writer never allocates. */
 static enum tl_err api_send(struct req *r, struct resp *w, int status, json_t *doc)
 {
-    char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    const size_t flags = JSON_COMPACT | JSON_ENSURE_ASCII;
+    size_t len = doc ? json_dumpb(doc, NULL, 0, flags) : 0;
+    bool is_written = len > 0 && strbuf_reserve(&w->body, len + 1) &&
+                      json_dumpb(doc, w->body.p + w->body.len, len, flags) == len;
     json_decref(doc);
-    if (!text)
+    (void)r;
+    if (!is_written)
         return TL_ENOMEM;
+    w->body.len += len;
+    strbuf_putc(&w->body, '\n');
     w->status = status;
     w->content_type = "application/json";
-    strbuf_puts(&w->body, text);
-    strbuf_putc(&w->body, '\n');
-    free(text);
-    (void)r;
     return w->body.oom ? TL_ENOMEM : TL_OK;
 }
 
