@@ -18,6 +18,7 @@ static enum tl_err api_send(struct req *r, struct resp *w, int status, json_t *d
 static enum tl_err api_error(struct req *r, struct resp *w, int status, const char *msg);
 static enum tl_err api_failure(struct req *r, struct resp *w, enum tl_err e);
 static json_t *api_task_json(long long id, struct str name);
+static json_t *api_list_json(const struct task_list *tl);
 static bool api_list_query(const struct req *r, struct task_page_query *q);
 
 enum tl_err api_tasks(struct req *r, struct resp *w)
@@ -34,11 +35,13 @@ enum tl_err api_tasks(struct req *r, struct resp *w)
             return api_error(r, w, 400, "Body must be a JSON object like {\"name\": \"...\"}.");
         }
         struct str name = STR_NULL;
-        if (jname)
-            name = (struct str){ arena_strndup(r->arena, json_string_value(jname),
-                                               json_string_length(jname)),
-                                 json_string_length(jname) };
+        if (jname) {
+            name.len = json_string_length(jname);
+            name.p = arena_strndup(r->arena, json_string_value(jname), name.len);
+        }
         json_decref(doc);
+        if (jname && !name.p)
+            return TL_ENOMEM;
         const char *problem = app_task_name_problem(r, name);
         if (problem || !str_is_valid_utf8(name))
             return api_error(r, w, 400, problem ? problem : "Task name must be UTF-8 text.");
@@ -48,7 +51,8 @@ enum tl_err api_tasks(struct req *r, struct resp *w)
         if (e != TL_OK)
             return api_failure(r, w, e);
         app_tasks_changed(r, before);
-        char *loc = arena_printf(r->arena, "/api/tasks/%lld", id);
+        char loc[40];   /* no allocation: the task exists now, its Location must be right */
+        snprintf(loc, sizeof loc, "/api/tasks/%lld", id);
         resp_header(w, "Location", str_c(loc));
         return api_send(r, w, 201, api_task_json(id, name));
     }
@@ -60,14 +64,15 @@ enum tl_err api_tasks(struct req *r, struct resp *w)
     if (e != TL_OK)
         return api_failure(r, w, e);
     const struct task_list tl = page.list;
-    json_t *arr = json_array();
-    for (size_t i = 0; i < tl.n; i++)
-        json_array_append_new(arr, api_task_json(tl.items[i].id, tl.items[i].name));
+    json_t *arr = api_list_json(&tl);
+    if (!arr)
+        return TL_ENOMEM;   /* never a shorter list with a 200 */
     if (page.has_more && tl.n) {
-        char *link = arena_printf(r->arena, "</api/tasks?limit=%u&after=%lld>; rel=\"next\"", q.limit,
-                                  tl.items[tl.n - 1].id);
-        if (link)
-            resp_header(w, "Link", str_c(link));
+        /* No allocation: a page without its Link would read as the last one. */
+        char link[96];
+        snprintf(link, sizeof link, "</api/tasks?limit=%u&after=%lld>; rel=\"next\"", q.limit,
+                 tl.items[tl.n - 1].id);
+        resp_header(w, "Link", str_c(link));
     }
     return api_send(r, w, 200, arr);
 }
@@ -97,18 +102,39 @@ static json_t *api_task_json(long long id, struct str name)
     return json_pack("{s:I, s:s%}", "id", (json_int_t)id, "name", name.p ? name.p : "", name.len);
 }
 
+/* The JSON array of every task of tl; NULL when out of memory (never a
+ * partial list). */
+static json_t *api_list_json(const struct task_list *tl)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < tl->n; i++) {
+        if (json_array_append_new(arr, api_task_json(tl->items[i].id, tl->items[i].name)) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+/* Send doc (its reference is taken, NULL allowed) as the body; TL_ENOMEM
+ * when doc is NULL or cannot be written. json_dumpb into the arena rather
+ * than json_dumps: jansson 2.14's json_dumps ignores a failed allocation
+ * while writing an object's key and returns the JSON with that key missing
+ * (seen under app_api_oom), while json_dumpb's writer never allocates. */
 static enum tl_err api_send(struct req *r, struct resp *w, int status, json_t *doc)
 {
-    char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    const size_t flags = JSON_COMPACT | JSON_ENSURE_ASCII;
+    size_t len = doc ? json_dumpb(doc, NULL, 0, flags) : 0;
+    bool is_written = len > 0 && strbuf_reserve(&w->body, len + 1) &&
+                      json_dumpb(doc, w->body.p + w->body.len, len, flags) == len;
     json_decref(doc);
-    if (!text)
+    (void)r;
+    if (!is_written)
         return TL_ENOMEM;
+    w->body.len += len;
+    strbuf_putc(&w->body, '\n');
     w->status = status;
     w->content_type = "application/json";
-    strbuf_puts(&w->body, text);
-    strbuf_putc(&w->body, '\n');
-    free(text);
-    (void)r;
     return w->body.oom ? TL_ENOMEM : TL_OK;
 }
 

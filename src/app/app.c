@@ -390,7 +390,10 @@ const char *app_task_name_problem(const struct req *r, struct str name)
 {
     unsigned max = app_worker_of(r)->cfg->name_max;
     enum app_name_verdict v = app_task_name_check(name, max);
-    if (v == APP_NAME_TOO_LONG)
-        return arena_printf(r->arena, "Task name must be at most %u characters.", max);
+    if (v == APP_NAME_TOO_LONG) {
+        /* Out of memory, the plain message: NULL would accept the name. */
+        const char *msg = arena_printf(r->arena, "Task name must be at most %u characters.", max);
+        return msg ? msg : app_task_name_message(v);
+    }
     return app_task_name_message(v);
 }

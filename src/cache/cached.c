@@ -51,7 +51,7 @@ static bool cached_lookup_view(struct str key, uint64_t version, unsigned ttl, s
                                struct cache_view_entry *e, bool *reachable);
 static enum tl_err cached_get(struct str key, unsigned ttl, struct arena *a, struct str *value);
 static void cached_put(struct str key, struct str value, unsigned ttl);
-static void cached_serve_entry(const struct cache_view_entry *e, struct req *r, struct resp *w);
+static enum tl_err cached_serve_entry(const struct cache_view_entry *e, struct req *r, struct resp *w);
 static struct str cached_etag(struct arena *a, struct str body);
 static bool cached_etag_matches(const struct req *r, struct str etag);
 static bool cached_wait_for_entry(struct str key, uint64_t version, unsigned ttl, struct arena *a,
@@ -217,6 +217,8 @@ enum tl_err cache_view_run(const struct cache_view_spec *spec, struct req *r, st
     if (err != TL_OK)
         return err;   /* no version, nothing can be validated: the database is the problem */
     struct str key = cached_view_key(spec, r, version);
+    if (!key.p)
+        return TL_ENOMEM;   /* never a shorter key: that would be another page's */
     struct cache_view_entry e;
     bool skip = false, reachable = true;
     if (cached_honor_no_cache) {
@@ -224,10 +226,8 @@ enum tl_err cache_view_run(const struct cache_view_spec *spec, struct req *r, st
         skip = cc_hdr.len && memmem(cc_hdr.p, cc_hdr.len, "no-cache", 8);
     }
     unsigned ttl = cached_ttl(spec->timeout_s);
-    if (!skip && cached_lookup_view(key, version, ttl, r->arena, &e, &reachable)) {
-        cached_serve_entry(&e, r, w);
-        return TL_OK;
-    }
+    if (!skip && cached_lookup_view(key, version, ttl, r->arena, &e, &reachable))
+        return cached_serve_entry(&e, r, w);
     if (!reachable) {
         err = fn(r, w);
         resp_header(w, "X-Cache", STR("MISS"));
@@ -236,18 +236,23 @@ enum tl_err cache_view_run(const struct cache_view_spec *spec, struct req *r, st
 
     /* Stampede lock: the first worker to miss computes; the others wait a
      * little for its entry rather than all hitting the database at once. */
-    struct str lock = { arena_printf(r->arena, "%.*s/lock", STR_FMT(key)), key.len + 5 };
+    struct str lock = str_c(arena_printf(r->arena, "%.*s/lock", STR_FMT(key)));
+    if (!lock.p)
+        return TL_ENOMEM;
     bool have_lock = !skip && cache_add(cc, lock, STR("1"), CACHE_LOCK_TTL_S) == TL_OK;
-    if (!have_lock && !skip && cached_wait_for_entry(key, version, ttl, r->arena, &e)) {
-        cached_serve_entry(&e, r, w);
-        return TL_OK;
-    }
+    if (!have_lock && !skip && cached_wait_for_entry(key, version, ttl, r->arena, &e))
+        return cached_serve_entry(&e, r, w);
 
     cached_skip_lookups = skip;   /* memoized calls inside fn recompute too */
     err = fn(r, w);
     cached_skip_lookups = false;
+    struct str etag = STR_NULL;
     if (err == TL_OK && w->status == 200) {
-        struct str etag = cached_etag(r->arena, strbuf_str(&w->body));
+        etag = cached_etag(r->arena, strbuf_str(&w->body));
+        if (!etag.p)
+            err = TL_ENOMEM;
+    }
+    if (err == TL_OK && w->status == 200) {
         if (cached_view_storable(spec, w)) {
             struct cache_view_entry ne = {
                 .version = version, .status = w->status,
@@ -306,21 +311,26 @@ static bool cached_wait_for_entry(struct str key, uint64_t version, unsigned ttl
     return false;
 }
 
-static void cached_serve_entry(const struct cache_view_entry *e, struct req *r, struct resp *w)
+/* TL_ENOMEM (w untouched) when the content type cannot be copied. */
+static enum tl_err cached_serve_entry(const struct cache_view_entry *e, struct req *r, struct resp *w)
 {
+    char *content_type = arena_strndup(r->arena, e->content_type.p, e->content_type.len);
+    if (!content_type)
+        return TL_ENOMEM;
     w->status = e->status;
-    w->content_type = arena_strndup(r->arena, e->content_type.p, e->content_type.len);
+    w->content_type = content_type;
     strbuf_append_str(&w->headers, e->headers);
     resp_header(w, "ETag", e->etag);
     resp_header(w, "X-Cache", STR("HIT"));
     if (cached_etag_matches(r, e->etag)) {
         w->status = 304;
-        return;
+        return TL_OK;
     }
     /* The body lives in the arena already (the multi-get copied it there). */
     w->body.p = (char *)e->body.p;
     w->body.len = e->body.len;
     w->body.cap = 0;   /* not ours to grow in place */
+    return TL_OK;
 }
 
 static bool cached_view_storable(const struct cache_view_spec *spec, const struct resp *w)
@@ -330,6 +340,8 @@ static bool cached_view_storable(const struct cache_view_spec *spec, const struc
     return !spec->response_filter || spec->response_filter(w);
 }
 
+/* The view's key for r at version, in r's arena; STR_NULL when out of
+ * memory (never a partial key). */
 static struct str cached_view_key(const struct cache_view_spec *spec, const struct req *r,
                                   uint64_t version)
 {
@@ -346,8 +358,11 @@ static struct str cached_view_key(const struct cache_view_spec *spec, const stru
     }
     size_t n = 0;
     const struct req_kv **sorted = NULL;
-    if ((spec->query_string || spec->query_args) && r->args.n &&
-        (sorted = arena_alloc(r->arena, r->args.n * sizeof *sorted)) != NULL) {
+    if ((spec->query_string || spec->query_args) && r->args.n) {
+        /* Out of memory here must not drop the args from the key: the
+         * entry of another query would be served. */
+        if (!(sorted = arena_alloc(r->arena, r->args.n * sizeof *sorted)))
+            return STR_NULL;
         for (size_t i = 0; i < r->args.n; i++)
             if (cached_arg_in_key(spec, r->args.v[i].name))
                 sorted[n++] = &r->args.v[i];
@@ -380,6 +395,8 @@ static struct str cached_view_key(const struct cache_view_spec *spec, const stru
         strbuf_putc(&sb, '?');
         strbuf_puts(&sb, hex);
     }
+    if (sb.oom)
+        return STR_NULL;   /* a cut key would name another path's entry */
     return cached_with_version(r->arena, strbuf_str(&sb), version);
 }
 
@@ -394,7 +411,8 @@ static bool cached_arg_in_key(const struct cache_view_spec *spec, struct str nam
     return false;
 }
 
-/* key + "@" + version: every data-dependent key names its version. */
+/* key + "@" + version: every data-dependent key names its version.
+ * STR_NULL when out of memory. */
 static struct str cached_with_version(struct arena *a, struct str key, uint64_t version)
 {
     struct strbuf sb;
@@ -402,14 +420,17 @@ static struct str cached_with_version(struct arena *a, struct str key, uint64_t 
     strbuf_append_str(&sb, key);
     strbuf_putc(&sb, '@');
     strbuf_put_int(&sb, (long long)version);
-    return strbuf_str(&sb);
+    return sb.oom ? STR_NULL : strbuf_str(&sb);
 }
 
+/* A quoted digest of body; STR_NULL when out of memory. */
 static struct str cached_etag(struct arena *a, struct str body)
 {
     unsigned char h[12];
     crypto_generichash(h, sizeof h, (const unsigned char *)body.p, body.len, NULL, 0);
     char *s = arena_alloc(a, 2 * sizeof h + 3);
+    if (!s)
+        return STR_NULL;
     s[0] = '"';
     sodium_bin2hex(s + 1, 2 * sizeof h + 1, h, sizeof h);
     s[2 * sizeof h + 1] = '"';

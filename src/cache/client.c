@@ -17,6 +17,12 @@
  *   - Bounded wait: one operation waits at most one poll timeout. The only
  *     retry (after SERVER_MARKED_DEAD) happens when the first attempt failed
  *     without waiting, i.e. on libmemcached's lazy ejection.
+ *   - Every operation of the main connection goes through cache_op_run,
+ *     which owns that contract (gate, full key, counters, retry, breaker);
+ *     an operation only supplies its attempt and what its replies mean.
+ *     flush (no retry) and the batch path are apart on purpose.
+ *   - The breakers read cache_now_ms (a test may step it: cache_set_clock);
+ *     attempt durations use the real monotonic clock.
  *   - The fire-and-forget batch (cache_set_many) has a breaker of its own:
  *     its failure never turns off the gets and sets of the worker.
  *   - Nothing here decides whether a cached value is current: callers key
@@ -65,9 +71,62 @@ struct cache {
     bool tcp_nodelay, tcp_keepalive, remove_failed;
     unsigned long item_size_max;
     struct cache_stats stats;
+    int64_t (*clock_ms)(void *ctx); /* the breaker's clock (cache_set_clock); NULL = monotonic */
+    void *clock_ctx;
 };
 
-static int64_t cache_now_ms(void);
+/* One operation of the main connection, as cache_op_run runs it. */
+struct cache_op {
+    const char *name;             /* "get", "set", ...: logs */
+    struct str key;               /* the caller's key (logs; a multi-get's first key) */
+    bool is_write;                /* counted in stats.sets */
+    bool has_full_key;            /* fk was built by the caller (cache_store) */
+    char fk[CACHE_KEY_MAX + 1];   /* the full key sent */
+    size_t fk_len;
+    /* Optional, after the gate, instead of building fk: what the attempt
+     * needs (a multi-get's keys); anything but TL_OK ends the operation. */
+    enum tl_err (*prepare)(struct cache *cc, struct cache_op *op);
+    /* One request and its reply; called again once after a fast
+     * SERVER_MARKED_DEAD (cache_should_retry). */
+    memcached_return_t (*attempt)(struct cache *cc, struct cache_op *op);
+    /* The server answered: true with *result (preset TL_OK). false: rc is a
+     * failure, and the breaker opens. */
+    bool (*classify)(struct cache *cc, struct cache_op *op, memcached_return_t rc, enum tl_err *result);
+    void *arg;                    /* the operation's own data, below */
+};
+
+struct cache_get_arg {
+    struct arena *a;
+    struct str *value;
+    char *v;                      /* libmemcached's malloc'd reply, freed by classify */
+    size_t len;
+};
+
+struct cache_mget_arg {
+    const struct str *keys;
+    size_t n;
+    struct arena *a;
+    struct str *values;
+    bool *found;
+    const char **fks;             /* full keys, built by prepare */
+    size_t *fk_lens;
+    bool is_oom;
+};
+
+struct cache_incr_arg {
+    uint64_t delta, initial;
+    unsigned ttl_s;
+    uint64_t value;               /* the new value */
+};
+
+struct cache_store_arg {
+    bool is_add;
+    struct str value;
+    unsigned ttl_s;
+};
+
+static int64_t cache_now_ms(const struct cache *cc);
+static int64_t cache_real_ms(void);
 static bool cache_should_retry(memcached_return_t rc, int *attempt, int64_t t0_ms);
 static memcached_return_t cache_mget_once(struct cache *cc, const char **fks, const size_t *fk_lens,
                                           size_t n, struct arena *a, struct str *values, bool *found,
@@ -85,6 +144,24 @@ static enum tl_err cache_check(struct cache *cc);
 static time_t cache_expiry(unsigned ttl_s);
 static enum tl_err cache_store(struct cache *cc, bool is_add, struct str key, struct str value,
                                unsigned ttl_s);
+static enum tl_err cache_op_run(struct cache *cc, struct cache_op *op);
+static memcached_return_t cache_get_attempt(struct cache *cc, struct cache_op *op);
+static bool cache_get_classify(struct cache *cc, struct cache_op *op, memcached_return_t rc,
+                               enum tl_err *result);
+static enum tl_err cache_mget_prepare(struct cache *cc, struct cache_op *op);
+static memcached_return_t cache_mget_attempt(struct cache *cc, struct cache_op *op);
+static bool cache_mget_classify(struct cache *cc, struct cache_op *op, memcached_return_t rc,
+                                enum tl_err *result);
+static memcached_return_t cache_delete_attempt(struct cache *cc, struct cache_op *op);
+static memcached_return_t cache_touch_attempt(struct cache *cc, struct cache_op *op);
+static bool cache_found_classify(struct cache *cc, struct cache_op *op, memcached_return_t rc,
+                                 enum tl_err *result);
+static memcached_return_t cache_incr_attempt(struct cache *cc, struct cache_op *op);
+static bool cache_incr_classify(struct cache *cc, struct cache_op *op, memcached_return_t rc,
+                                enum tl_err *result);
+static memcached_return_t cache_store_attempt(struct cache *cc, struct cache_op *op);
+static bool cache_store_classify(struct cache *cc, struct cache_op *op, memcached_return_t rc,
+                                 enum tl_err *result);
 
 struct cache *cache_new(const struct cfg *c)
 {
@@ -148,40 +225,10 @@ struct str cache_prefix_of(const struct cache *cc)
 enum tl_err cache_get(struct cache *cc, struct str key, struct arena *a, struct str *value)
 {
     *value = STR_NULL;
-    enum tl_err e = cache_begin(cc);
-    if (e != TL_OK)
-        return e;
-    char fk[CACHE_KEY_MAX + 1];
-    size_t fk_len = cache_key_build(cache_prefix_of(cc), key, fk);
-    size_t len = 0;
-    uint32_t flags = 0;
-    memcached_return_t rc;
-    cc->stats.round_trips++;
-    char *v;
-    int attempt = 0;
-    int64_t t0 = cache_now_ms();
-    do
-        v = memcached_get(cc->mc, fk, fk_len, &len, &flags, &rc);
-    while (cache_should_retry(rc, &attempt, t0));
-    if (rc == MEMCACHED_SUCCESS) {
-        /* NULL with SUCCESS is an empty value (libmemcached's convention). */
-        size_t v_len = v ? len : 0;
-        char *copy = arena_strndup(a, v ? v : "", v_len);
-        free(v);
-        cache_ok(cc);
-        if (!copy)
-            return TL_ENOMEM;
-        cc->stats.hits++;
-        *value = (struct str){ copy, v_len };
-        return TL_OK;
-    }
-    free(v);
-    if (rc == MEMCACHED_NOTFOUND) {
-        cc->stats.misses++;
-        cache_ok(cc);
-        return TL_ENOTFOUND;
-    }
-    return cache_fail(cc, "get", key, rc);
+    struct cache_get_arg g = { .a = a, .value = value };
+    struct cache_op op = { .name = "get", .key = key, .attempt = cache_get_attempt,
+                           .classify = cache_get_classify, .arg = &g };
+    return cache_op_run(cc, &op);
 }
 
 enum tl_err cache_get_multi(struct cache *cc, const struct str *keys, size_t n, struct arena *a,
@@ -193,40 +240,10 @@ enum tl_err cache_get_multi(struct cache *cc, const struct str *keys, size_t n, 
     }
     if (n == 0)
         return cc->is_enabled ? TL_OK : TL_EUNAVAIL;
-    enum tl_err e = cache_begin(cc);
-    if (e != TL_OK)
-        return e;
-    const char **fks = arena_alloc(a, n * sizeof *fks);
-    size_t *fk_lens = arena_alloc(a, n * sizeof *fk_lens);
-    if (!fks || !fk_lens)
-        return TL_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        char buf[CACHE_KEY_MAX + 1];
-        fk_lens[i] = cache_key_build(cache_prefix_of(cc), keys[i], buf);
-        if (!(fks[i] = arena_strndup(a, buf, fk_lens[i])))
-            return TL_ENOMEM;
-    }
-    cc->stats.round_trips++;
-    bool is_oom = false;
-    memcached_return_t rc;
-    int attempt = 0;
-    int64_t t0 = cache_now_ms();
-    do
-        rc = cache_mget_once(cc, fks, fk_lens, n, a, values, found, &is_oom);
-    while (cache_should_retry(rc, &attempt, t0));
-    if (rc != MEMCACHED_SUCCESS) {
-        for (size_t i = 0; i < n; i++)
-            found[i] = false;
-        return cache_fail(cc, "get_multi", keys[0], rc);
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (found[i])
-            cc->stats.hits++;
-        else
-            cc->stats.misses++;
-    }
-    cache_ok(cc);
-    return is_oom ? TL_ENOMEM : TL_OK;
+    struct cache_mget_arg m = { .keys = keys, .n = n, .a = a, .values = values, .found = found };
+    struct cache_op op = { .name = "get_multi", .key = keys[0], .prepare = cache_mget_prepare,
+                           .attempt = cache_mget_attempt, .classify = cache_mget_classify, .arg = &m };
+    return cache_op_run(cc, &op);
 }
 
 enum tl_err cache_set(struct cache *cc, struct str key, struct str value, unsigned ttl_s)
@@ -239,7 +256,7 @@ enum tl_err cache_set_many(struct cache *cc, const struct str *keys, const struc
 {
     if (!cc->is_enabled || n == 0)
         return TL_OK;
-    if (cc->batch_open_until_ms && cache_now_ms() < cc->batch_open_until_ms) {
+    if (cc->batch_open_until_ms && cache_now_ms(cc) < cc->batch_open_until_ms) {
         cc->stats.skipped++;
         return TL_EUNAVAIL;
     }
@@ -287,24 +304,9 @@ enum tl_err cache_delete(struct cache *cc, struct str key)
 {
     if (!cc->is_enabled)
         return TL_OK;
-    enum tl_err e = cache_begin(cc);
-    if (e != TL_OK)
-        return e;
-    char fk[CACHE_KEY_MAX + 1];
-    size_t fk_len = cache_key_build(cache_prefix_of(cc), key, fk);
-    cc->stats.sets++;
-    cc->stats.round_trips++;
-    memcached_return_t rc;
-    int attempt = 0;
-    int64_t t0 = cache_now_ms();
-    do
-        rc = memcached_delete(cc->mc, fk, fk_len, 0);
-    while (cache_should_retry(rc, &attempt, t0));
-    if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND) {
-        cache_ok(cc);
-        return rc == MEMCACHED_SUCCESS ? TL_OK : TL_ENOTFOUND;
-    }
-    return cache_fail(cc, "delete", key, rc);
+    struct cache_op op = { .name = "delete", .key = key, .is_write = true,
+                           .attempt = cache_delete_attempt, .classify = cache_found_classify };
+    return cache_op_run(cc, &op);
 }
 
 enum tl_err cache_incr(struct cache *cc, struct str key, uint64_t delta, uint64_t initial,
@@ -315,57 +317,22 @@ enum tl_err cache_incr(struct cache *cc, struct str key, uint64_t delta, uint64_
             *out = initial;
         return TL_OK;
     }
-    enum tl_err e = cache_begin(cc);
-    if (e != TL_OK)
-        return e;
-    char fk[CACHE_KEY_MAX + 1];
-    size_t fk_len = cache_key_build(cache_prefix_of(cc), key, fk);
-    uint64_t v = 0;
-    cc->stats.sets++;
-    cc->stats.round_trips++;
-    memcached_return_t rc;
-    int attempt = 0;
-    int64_t t0 = cache_now_ms();
-    do
-        rc = memcached_increment_with_initial(cc->mc, fk, fk_len, delta, initial, cache_expiry(ttl_s), &v);
-    while (cache_should_retry(rc, &attempt, t0));
-    if (rc == MEMCACHED_SUCCESS) {
-        cache_ok(cc);
-        if (out)
-            *out = v;
-        return TL_OK;
-    }
-    if (rc == MEMCACHED_INVALID_ARGUMENTS || rc == MEMCACHED_CLIENT_ERROR) {
-        /* The server answered: the stored value is not a number. */
-        cache_ok(cc);
-        log_warn("cache: incr \"%s\": the stored value is not a number", cache_log_key(key));
-        return TL_EINVAL;
-    }
-    return cache_fail(cc, "incr", key, rc);
+    struct cache_incr_arg n = { .delta = delta, .initial = initial, .ttl_s = ttl_s };
+    struct cache_op op = { .name = "incr", .key = key, .is_write = true, .attempt = cache_incr_attempt,
+                           .classify = cache_incr_classify, .arg = &n };
+    enum tl_err e = cache_op_run(cc, &op);
+    if (e == TL_OK && out)
+        *out = n.value;
+    return e;
 }
 
 enum tl_err cache_touch(struct cache *cc, struct str key, unsigned ttl_s)
 {
     if (!cc->is_enabled)
         return TL_OK;
-    enum tl_err e = cache_begin(cc);
-    if (e != TL_OK)
-        return e;
-    char fk[CACHE_KEY_MAX + 1];
-    size_t fk_len = cache_key_build(cache_prefix_of(cc), key, fk);
-    cc->stats.sets++;
-    cc->stats.round_trips++;
-    memcached_return_t rc;
-    int attempt = 0;
-    int64_t t0 = cache_now_ms();
-    do
-        rc = memcached_touch(cc->mc, fk, fk_len, cache_expiry(ttl_s));
-    while (cache_should_retry(rc, &attempt, t0));
-    if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND) {
-        cache_ok(cc);
-        return rc == MEMCACHED_SUCCESS ? TL_OK : TL_ENOTFOUND;
-    }
-    return cache_fail(cc, "touch", key, rc);
+    struct cache_op op = { .name = "touch", .key = key, .is_write = true, .attempt = cache_touch_attempt,
+                           .classify = cache_found_classify, .arg = &ttl_s };
+    return cache_op_run(cc, &op);
 }
 
 enum tl_err cache_flush(struct cache *cc)
@@ -381,6 +348,12 @@ enum tl_err cache_flush(struct cache *cc)
         return cache_fail(cc, "flush", STR(""), rc);
     cache_ok(cc);
     return TL_OK;
+}
+
+void cache_set_clock(struct cache *cc, int64_t (*now_ms)(void *ctx), void *ctx)
+{
+    cc->clock_ms = now_ms;
+    cc->clock_ctx = ctx;
 }
 
 const struct cache_stats *cache_stats_of(const struct cache *cc)
@@ -418,7 +391,7 @@ memcached_st *cache_handle_for_cli(struct cache *cc, bool *is_auth_failure)
 static bool cache_should_retry(memcached_return_t rc, int *attempt, int64_t t0_ms)
 {
     return rc == MEMCACHED_SERVER_MARKED_DEAD && (*attempt)++ == 0 &&
-           cache_now_ms() - t0_ms < CACHE_RETRY_FAST_MS;
+           cache_real_ms() - t0_ms < CACHE_RETRY_FAST_MS;
 }
 
 /* One multi-get: GETKQ per key and a NOOP per server, then the replies.
@@ -471,7 +444,16 @@ static memcached_return_t cache_mget_once(struct cache *cc, const char **fks, co
     return MEMCACHED_SUCCESS;
 }
 
-static int64_t cache_now_ms(void)
+/* The breaker's clock: when an interval ends. Tests step it with
+ * cache_set_clock instead of sleeping through retry_timeout. */
+static int64_t cache_now_ms(const struct cache *cc)
+{
+    return cc->clock_ms ? cc->clock_ms(cc->clock_ctx) : cache_real_ms();
+}
+
+/* How long an attempt really took (cache_should_retry): always the monotonic
+ * clock, since it measures libmemcached's own waits. */
+static int64_t cache_real_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -486,7 +468,7 @@ static enum tl_err cache_begin(struct cache *cc)
 {
     if (!cc->is_enabled)
         return TL_EUNAVAIL;
-    if (cc->is_open && cache_now_ms() < cc->open_until_ms) {
+    if (cc->is_open && cache_now_ms(cc) < cc->open_until_ms) {
         cc->stats.skipped++;
         return TL_EUNAVAIL;
     }
@@ -541,7 +523,7 @@ static enum tl_err cache_fail(struct cache *cc, const char *op, struct str key, 
         log_debug("cache: probe %s \"%s\" failed: %s; next try in %llu s", op, shown,
                   memcached_strerror(cc->mc, rc), (unsigned long long)interval_s);
     cc->is_open = true;
-    cc->open_until_ms = cache_now_ms() + (int64_t)interval_s * 1000;
+    cc->open_until_ms = cache_now_ms(cc) + (int64_t)interval_s * 1000;
     if (cc->mc)
         memcached_quit(cc->mc); /* a late reply must not answer the next request */
     if (cc->batch)
@@ -561,7 +543,7 @@ static enum tl_err cache_batch_fail(struct cache *cc, struct str key, memcached_
     if (!cc->batch_open_until_ms)
         log_warn("cache: set_many \"%s\": %s; skipping batched stores for %u s", cache_log_key(key),
                  memcached_strerror(cc->batch, rc), cc->retry_timeout_s);
-    cc->batch_open_until_ms = cache_now_ms() + (int64_t)cc->retry_timeout_s * 1000;
+    cc->batch_open_until_ms = cache_now_ms(cc) + (int64_t)cc->retry_timeout_s * 1000;
     if (!cc->batch_open_until_ms)
         cc->batch_open_until_ms = 1;
     return TL_EUNAVAIL;
@@ -699,48 +681,218 @@ static time_t cache_expiry(unsigned ttl_s)
     return (time_t)ttl_s;
 }
 
-static enum tl_err cache_store(struct cache *cc, bool is_add, struct str key, struct str value,
-                               unsigned ttl_s)
+
+/* ---- operations of the main connection ---- */
+
+/* The breaker contract, once for every operation of the main connection:
+ * the gate (caching off, breaker open, first use), the full key, the
+ * counters, the single fast retry after SERVER_MARKED_DEAD, then either a
+ * reply (classify says what it means; the breaker closes) or a failure (the
+ * breaker opens, TL_EUNAVAIL). Returns what classify or prepare decided. */
+static enum tl_err cache_op_run(struct cache *cc, struct cache_op *op)
 {
-    const char *op = is_add ? "add" : "set";
-    if (!cc->is_enabled)
-        return TL_OK;
-    char fk[CACHE_KEY_MAX + 1];
-    size_t fk_len = cache_key_build(cache_prefix_of(cc), key, fk);
-    if (value.len + fk_len + CACHE_ITEM_OVERHEAD > cc->item_size_max) {
-        log_warn("cache: %s \"%s\": value of %zu bytes is over the item size limit (%lu bytes "
-                 "with key and overhead); not stored",
-                 op, cache_log_key(key), value.len, cc->item_size_max);
-        return TL_ETOOBIG;
-    }
     enum tl_err e = cache_begin(cc);
     if (e != TL_OK)
         return e;
-    cc->stats.sets++;
+    if (op->prepare && (e = op->prepare(cc, op)) != TL_OK)
+        return e;
+    if (!op->prepare && !op->has_full_key)
+        op->fk_len = cache_key_build(cache_prefix_of(cc), op->key, op->fk);
+    if (op->is_write)
+        cc->stats.sets++;
     cc->stats.round_trips++;
-    const char *v = value.p ? value.p : "";
     memcached_return_t rc;
     int attempt = 0;
-    int64_t t0 = cache_now_ms();
+    int64_t t0 = cache_real_ms();
     do
-        rc = is_add ? memcached_add(cc->mc, fk, fk_len, v, value.len, cache_expiry(ttl_s), 0)
-                    : memcached_set(cc->mc, fk, fk_len, v, value.len, cache_expiry(ttl_s), 0);
+        rc = op->attempt(cc, op);
     while (cache_should_retry(rc, &attempt, t0));
+    enum tl_err result = TL_OK;
+    if (!op->classify(cc, op, rc, &result))
+        return cache_fail(cc, op->name, op->key, rc);
+    cache_ok(cc);
+    return result;
+}
+
+static memcached_return_t cache_get_attempt(struct cache *cc, struct cache_op *op)
+{
+    struct cache_get_arg *g = op->arg;
+    memcached_return_t rc;
+    uint32_t flags = 0;
+    free(g->v);
+    g->v = memcached_get(cc->mc, op->fk, op->fk_len, &g->len, &flags, &rc);
+    return rc;
+}
+
+/* A hit is copied into the caller's arena (TL_ENOMEM when that fails, with
+ * the breaker closed: the server answered). */
+static bool cache_get_classify(struct cache *cc, struct cache_op *op, memcached_return_t rc,
+                               enum tl_err *result)
+{
+    struct cache_get_arg *g = op->arg;
+    char *v = g->v;
+    g->v = NULL;
+    if (rc == MEMCACHED_SUCCESS) {
+        /* NULL with SUCCESS is an empty value (libmemcached's convention). */
+        size_t v_len = v ? g->len : 0;
+        char *copy = arena_strndup(g->a, v ? v : "", v_len);
+        free(v);
+        if (!copy) {
+            *result = TL_ENOMEM;
+            return true;
+        }
+        cc->stats.hits++;
+        *g->value = (struct str){ copy, v_len };
+        return true;
+    }
+    free(v);
+    if (rc != MEMCACHED_NOTFOUND)
+        return false;
+    cc->stats.misses++;
+    *result = TL_ENOTFOUND;
+    return true;
+}
+
+/* The multi-get's full keys, in the arena (after the gate: a skipped
+ * operation allocates nothing). */
+static enum tl_err cache_mget_prepare(struct cache *cc, struct cache_op *op)
+{
+    struct cache_mget_arg *m = op->arg;
+    m->fks = arena_alloc(m->a, m->n * sizeof *m->fks);
+    m->fk_lens = arena_alloc(m->a, m->n * sizeof *m->fk_lens);
+    if (!m->fks || !m->fk_lens)
+        return TL_ENOMEM;
+    for (size_t i = 0; i < m->n; i++) {
+        char buf[CACHE_KEY_MAX + 1];
+        m->fk_lens[i] = cache_key_build(cache_prefix_of(cc), m->keys[i], buf);
+        if (!(m->fks[i] = arena_strndup(m->a, buf, m->fk_lens[i])))
+            return TL_ENOMEM;
+    }
+    return TL_OK;
+}
+
+static memcached_return_t cache_mget_attempt(struct cache *cc, struct cache_op *op)
+{
+    struct cache_mget_arg *m = op->arg;
+    return cache_mget_once(cc, m->fks, m->fk_lens, m->n, m->a, m->values, m->found, &m->is_oom);
+}
+
+/* Every server answered: count hits and misses (TL_ENOMEM when a value
+ * could not be copied, the others are still there). A failure finds
+ * nothing. */
+static bool cache_mget_classify(struct cache *cc, struct cache_op *op, memcached_return_t rc,
+                                enum tl_err *result)
+{
+    struct cache_mget_arg *m = op->arg;
+    if (rc != MEMCACHED_SUCCESS) {
+        for (size_t i = 0; i < m->n; i++)
+            m->found[i] = false;
+        return false;
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        if (m->found[i])
+            cc->stats.hits++;
+        else
+            cc->stats.misses++;
+    }
+    *result = m->is_oom ? TL_ENOMEM : TL_OK;
+    return true;
+}
+
+static memcached_return_t cache_delete_attempt(struct cache *cc, struct cache_op *op)
+{
+    return memcached_delete(cc->mc, op->fk, op->fk_len, 0);
+}
+
+static memcached_return_t cache_touch_attempt(struct cache *cc, struct cache_op *op)
+{
+    const unsigned *ttl_s = op->arg;
+    return memcached_touch(cc->mc, op->fk, op->fk_len, cache_expiry(*ttl_s));
+}
+
+/* delete and touch: TL_OK or TL_ENOTFOUND; anything else is a failure. */
+static bool cache_found_classify(struct cache *cc, struct cache_op *op, memcached_return_t rc,
+                                 enum tl_err *result)
+{
+    (void)cc, (void)op;
+    if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND)
+        return false;
+    *result = rc == MEMCACHED_SUCCESS ? TL_OK : TL_ENOTFOUND;
+    return true;
+}
+
+static memcached_return_t cache_incr_attempt(struct cache *cc, struct cache_op *op)
+{
+    struct cache_incr_arg *n = op->arg;
+    return memcached_increment_with_initial(cc->mc, op->fk, op->fk_len, n->delta, n->initial,
+                                            cache_expiry(n->ttl_s), &n->value);
+}
+
+static bool cache_incr_classify(struct cache *cc, struct cache_op *op, memcached_return_t rc,
+                                enum tl_err *result)
+{
+    (void)cc;
+    if (rc == MEMCACHED_SUCCESS)
+        return true;
+    if (rc != MEMCACHED_INVALID_ARGUMENTS && rc != MEMCACHED_CLIENT_ERROR)
+        return false;
+    /* The server answered: the stored value is not a number. */
+    log_warn("cache: incr \"%s\": the stored value is not a number", cache_log_key(op->key));
+    *result = TL_EINVAL;
+    return true;
+}
+
+/* set and add: a value over the item size is refused before any I/O (and
+ * before the gate: it is the caller's mistake, not the server's). */
+static enum tl_err cache_store(struct cache *cc, bool is_add, struct str key, struct str value,
+                               unsigned ttl_s)
+{
+    if (!cc->is_enabled)
+        return TL_OK;
+    struct cache_store_arg s = { .is_add = is_add, .value = value, .ttl_s = ttl_s };
+    struct cache_op op = { .name = is_add ? "add" : "set", .key = key, .is_write = true,
+                           .has_full_key = true, .attempt = cache_store_attempt,
+                           .classify = cache_store_classify, .arg = &s };
+    op.fk_len = cache_key_build(cache_prefix_of(cc), key, op.fk);
+    if (value.len + op.fk_len + CACHE_ITEM_OVERHEAD > cc->item_size_max) {
+        log_warn("cache: %s \"%s\": value of %zu bytes is over the item size limit (%lu bytes "
+                 "with key and overhead); not stored",
+                 op.name, cache_log_key(key), value.len, cc->item_size_max);
+        return TL_ETOOBIG;
+    }
+    return cache_op_run(cc, &op);
+}
+
+static memcached_return_t cache_store_attempt(struct cache *cc, struct cache_op *op)
+{
+    const struct cache_store_arg *s = op->arg;
+    const char *v = s->value.p ? s->value.p : "";
+    time_t exp = cache_expiry(s->ttl_s);
+    return s->is_add ? memcached_add(cc->mc, op->fk, op->fk_len, v, s->value.len, exp, 0)
+                     : memcached_set(cc->mc, op->fk, op->fk_len, v, s->value.len, exp, 0);
+}
+
+/* Stored; present already (add); or refused as too large by a server with
+ * a smaller item size: the server answered, so the breaker stays closed. */
+static bool cache_store_classify(struct cache *cc, struct cache_op *op, memcached_return_t rc,
+                                 enum tl_err *result)
+{
+    const struct cache_store_arg *s = op->arg;
+    (void)cc;
     switch (rc) {
     case MEMCACHED_SUCCESS:
     case MEMCACHED_STORED:
-        cache_ok(cc);
-        return TL_OK;
+        return true;
     case MEMCACHED_NOTSTORED:
     case MEMCACHED_DATA_EXISTS:
-        cache_ok(cc);
-        return TL_EEXIST;
+        *result = TL_EEXIST;
+        return true;
     case MEMCACHED_E2BIG:
-        cache_ok(cc);
         log_warn("cache: %s \"%s\": the server refused a value of %zu bytes as too large; not stored",
-                 op, cache_log_key(key), value.len);
-        return TL_ETOOBIG;
+                 op->name, cache_log_key(op->key), s->value.len);
+        *result = TL_ETOOBIG;
+        return true;
     default:
-        return cache_fail(cc, op, key, rc);
+        return false;
     }
 }

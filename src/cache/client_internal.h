@@ -1,8 +1,9 @@
 /*
  * cache/client_internal.h - declarations shared by client.c, client_keys.c
  *   and client_cli.c only (never included from outside src/cache/client*).
- * Owns: the key-building helper, the server-list parser, and the few handle
- *   accessors the `tasklist cache` command needs.
+ * Owns: the key-building helper, the server-list parser, the few handle
+ *   accessors the `tasklist cache` command needs, and the breaker clock's
+ *   test seam.
  */
 #ifndef TASKLIST_CACHE_CLIENT_INTERNAL_H
 #define TASKLIST_CACHE_CLIENT_INTERNAL_H
@@ -10,6 +11,7 @@
 #include <libmemcached/memcached.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../server/str.h"
 #include "client.h"
@@ -50,5 +52,13 @@ struct str cache_prefix_of(const struct cache *cc);
  * and runs the VERSION check. NULL (with a logged reason) when caching is off
  * or no server answers; *is_auth_failure tells why. */
 memcached_st *cache_handle_for_cli(struct cache *cc, bool *is_auth_failure);
+
+/* Test seam: the clock of the breakers (when an interval after a failure
+ * ends; the main and the batch breaker alike), in milliseconds,
+ * monotonic. now_ms NULL restores CLOCK_MONOTONIC. Only the breakers use
+ * it: how long an attempt took (the fast retry after SERVER_MARKED_DEAD)
+ * and everything libmemcached times itself (poll timeouts, dead_timeout)
+ * stay on real time. */
+void cache_set_clock(struct cache *cc, int64_t (*now_ms)(void *ctx), void *ctx);
 
 #endif

@@ -2,11 +2,13 @@
  * server/arena.c - the per-request bump allocator of arena.h.
  * A chain of blocks; the first is kept across resets so a steady-state
  * request costs no malloc at all. Big allocations and cleanups are lists
- * whose nodes live in the arena itself.
+ * whose nodes live in the arena itself. A test hook (arena_fail_after)
+ * makes allocations fail on demand, so out-of-memory paths can be run.
  */
 #include "arena.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +44,11 @@ struct arena {
     size_t used_total;
     void *last;                 /* most recent small allocation, for realloc */
     size_t last_size;
+    long fail_after;            /* test hook (arena_fail_after); -1 = never fail */
+    long fail_once;             /* test hook (arena_fail_once); -1 = none */
 };
+
+static bool arena_should_fail(struct arena *a);
 
 static struct arena_block *arena_block_new(size_t cap)
 {
@@ -61,6 +67,8 @@ struct arena *arena_new(size_t block_size)
     if (!a)
         return NULL;
     a->block_size = block_size ? block_size : ARENA_DEFAULT_BLOCK;
+    a->fail_after = -1;
+    a->fail_once = -1;
     a->first = a->head = arena_block_new(a->block_size);
     if (!a->first) {
         free(a);
@@ -94,6 +102,8 @@ static void *arena_alloc_big(struct arena *a, size_t size)
 
 void *arena_alloc(struct arena *a, size_t size)
 {
+    if (arena_should_fail(a))
+        return NULL;
     if (size == 0)
         size = 1;
     if (size > a->block_size / 4)
@@ -164,6 +174,8 @@ void *arena_realloc(struct arena *a, void *p, size_t old_size, size_t new_size)
         return p;
     struct arena_block *b = a->head;
     if (p && p == a->last && new_size <= a->block_size / 4) {
+        if (arena_should_fail(a))
+            return NULL;
         size_t rounded = (new_size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
         size_t start = (size_t)((unsigned char *)p - b->data);
         if (start + rounded <= b->cap) {
@@ -219,4 +231,27 @@ void arena_reset(struct arena *a)
 size_t arena_used(const struct arena *a)
 {
     return a->used_total;
+}
+
+void arena_fail_after(struct arena *a, long n)
+{
+    a->fail_after = n < 0 ? -1 : n;
+}
+
+void arena_fail_once(struct arena *a, long n)
+{
+    a->fail_once = n < 0 ? -1 : n;
+}
+
+/* The test hooks' countdowns: false while allocations may succeed. */
+static bool arena_should_fail(struct arena *a)
+{
+    if (a->fail_once >= 0 && a->fail_once-- == 0)
+        return true;
+    if (a->fail_after < 0)
+        return false;
+    if (a->fail_after == 0)
+        return true;
+    a->fail_after--;
+    return false;
 }

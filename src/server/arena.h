@@ -52,4 +52,16 @@ void arena_reset(struct arena *a);
 /* Bytes handed out since the last reset (for debug logs and benchmarks). */
 size_t arena_used(const struct arena *a);
 
+/* For tests of out-of-memory paths only: the next n allocations succeed,
+ * then every one fails (returns NULL, as when malloc fails) until the hook
+ * is disarmed with n < 0. Counted: each arena_alloc (and what calls it:
+ * calloc, strndup, printf, a copying realloc, a cleanup's node) and each
+ * in-place arena_realloc. It survives arena_reset. Never used in production
+ * code. */
+void arena_fail_after(struct arena *a, long n);
+/* For tests too: only the allocation numbered n (0 = the next) fails; the
+ * ones before and after succeed, so code that ignores one failure goes on
+ * and shows it. n < 0 disarms. Counted as arena_fail_after counts. */
+void arena_fail_once(struct arena *a, long n);
+
 #endif

@@ -70,5 +70,22 @@ int main(void)
                          app_task_name_message((enum app_name_verdict)b)) != 0,
                   "verdicts %d and %d share a message", a, b);
     CHECK(app_task_name_check(str_c("0123456789a"), 0) == APP_NAME_OK, "max 0 = no limit");
+    /* Over the limit and something else wrong: refused whichever rule speaks
+     * first (a NUL is a control character; the length is not counted in
+     * bytes, so neither can let a long name through). */
+    static const struct {
+        struct str name;
+        enum app_name_verdict want;
+    } odd[] = {
+        { { "0123456789\0a", 12 }, APP_NAME_CONTROL },
+        { { "abc\0", 4 }, APP_NAME_CONTROL },
+        { { "0123456789a\xff", 12 }, APP_NAME_BAD_UTF8 },
+        { { "\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5"
+            "\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5\xe6\x97\xa5", 33 }, APP_NAME_TOO_LONG },
+    };
+    for (size_t i = 0; i < sizeof odd / sizeof *odd; i++) {
+        enum app_name_verdict got = app_task_name_check(odd[i].name, 10);
+        CHECK(got == odd[i].want, "odd case %zu: verdict %d, want %d", i, (int)got, (int)odd[i].want);
+    }
     return check_exit();
 }

@@ -2,10 +2,13 @@
  * tests/cache/test_client_mock.c - the cache client against mock_memcached.
  * Owns: exact command and round-trip counts per operation, key rules, TTL
  *   encoding, item size, every fault mode (refuse_auth, wrong password,
- *   delay, hang, drop, dead server), the breaker and the dirty namespace.
+ *   delay, hang, drop, dead server), the breaker and its backoff.
  * usage: test_client_mock PATH_TO_mock_memcached   (meson passes it)
- * Timing bounds are loose (shared 2-core machines, sanitizers); the measured
- * figures are printed.
+ * The breakers run on a clock the tests step (cache_set_clock), so their
+ * intervals are checked to the millisecond without sleeping. What
+ * libmemcached times itself (a poll timeout on a hung server, its dead
+ * timeout in the ring tests) is real: those bounds are loose (shared 2-core
+ * machines, sanitizers), and the measured figures are printed.
  */
 #include <sodium.h>
 
@@ -17,6 +20,23 @@
 
 static const char *mock_path;
 static char log_path[256];
+
+/* The breakers' clock (cache_set_clock): the tests step it instead of
+ * sleeping through retry intervals, so an interval is checked to the
+ * millisecond and costs no wall time. libmemcached's own timers (poll
+ * timeout, its retry and dead timeouts) still run on real time. */
+static int64_t t_clock_ms = 1000000;
+
+static int64_t t_clock(void *ctx)
+{
+    (void)ctx;
+    return t_clock_ms;
+}
+
+static void t_advance_ms(int64_t ms)
+{
+    t_clock_ms += ms;
+}
 
 /* A fresh mock with user "mcuser"/"mcpass", and a client for it. */
 static struct cache *t_client(struct tmock *m, const char *pass, unsigned poll_ms, unsigned retry_s,
@@ -32,7 +52,9 @@ static struct cache *t_client(struct tmock *m, const char *pass, unsigned poll_m
     c.cache_connect_timeout_ms = poll_ms;
     c.cache_retry_timeout_s = retry_s;
     c.cache_dead_timeout_s = dead_s;
-    return cache_new(&c);
+    struct cache *cc = cache_new(&c);
+    cache_set_clock(cc, t_clock, NULL);
+    return cc;
 }
 
 static void test_first_use(void)
@@ -316,8 +338,15 @@ static void test_auth_failures(void)
         CHECK(t2 - t1 < 0.001, "case %zu: skipped op took %.6f s", i, t2 - t1);
         CHECK(cache_stats_of(cc)->skipped == 1, "case %zu: skipped %llu", i,
               (unsigned long long)cache_stats_of(cc)->skipped);
-        t_sleep(1.1); /* breaker interval (retry_timeout 1 s): a second probe, still refused */
+        /* The breaker interval (retry_timeout 1 s) on its clock: skipped up to
+         * its last millisecond, then a second probe, still refused. */
+        t_advance_ms(999);
+        CHECK(cache_get(cc, STR("k"), a, &v) == TL_EUNAVAIL && cache_stats_of(cc)->skipped == 2 &&
+              cache_stats_of(cc)->errors == 1, "case %zu: skipped 1 ms before the interval ends", i);
+        t_advance_ms(1);
         CHECK(cache_get(cc, STR("k"), a, &v) == TL_EUNAVAIL, "case %zu: probe", i);
+        CHECK(cache_stats_of(cc)->errors == 2, "case %zu: the probe failed: errors %llu", i,
+              (unsigned long long)cache_stats_of(cc)->errors);
         /* libmemcached marks the server dead after the first refusal, so
          * the probe may fail without asking again: at most two attempts. */
         unsigned long long n_auth = t_mock_stat(&m, "auth_fail");
@@ -367,7 +396,7 @@ static void test_delay(void)
     /* A late reply must not answer a later request: after recovery the value is right. */
     t_mock_cmd(&m, "fault none", buf, sizeof buf);
     cache_set(cc, STR("d"), STR("other"), 60); /* skipped: breaker open */
-    t_sleep(1.6);
+    t_advance_ms(1600);
     e = cache_get(cc, STR("d"), a, &v);
     CHECK(e == TL_OK && str_eq_c(v, "slow"), "after recovery: %s \"%.*s\"", tl_strerror(e), STR_FMT(v));
     cache_free(cc);
@@ -411,25 +440,41 @@ static void test_hang(void)
     CHECK(cache_stats_of(cc)->skipped == 100, "skipped %llu", (unsigned long long)cache_stats_of(cc)->skipped);
     printf("# hang: first op %.3f s (poll timeout 0.3 s), then %.2f us per skipped op\n", t1 - t0,
            (t3 - t2) / 100 * 1e6);
-    /* After retry_timeout: one probe, still hung, bounded again. */
-    t_sleep(1.05);
+    /* The interval (retry_timeout 1 s) to the millisecond, on the breaker's
+     * clock: skipped 1 ms before it ends, then one probe, still hung,
+     * bounded again. */
+    t_advance_ms(999);
+    CHECK(cache_get(cc, STR("h"), a, &v) == TL_EUNAVAIL && cache_stats_of(cc)->skipped == 101,
+          "skipped 1 ms before the interval ends");
+    t_advance_ms(1);
     t0 = t_now();
     e = cache_get(cc, STR("h"), a, &v);
     t1 = t_now();
     CHECK(e == TL_EUNAVAIL && t1 - t0 < 1.0, "probe while hung: %s in %.3f s", tl_strerror(e), t1 - t0);
     CHECK(cache_stats_of(cc)->errors == 2, "errors %llu", (unsigned long long)cache_stats_of(cc)->errors);
     /* Backoff: the interval doubled (2 s, capped by dead_timeout 2 s). */
-    t_sleep(1.1);
+    t_advance_ms(1100);
     CHECK(cache_get(cc, STR("h"), a, &v) == TL_EUNAVAIL && cache_stats_of(cc)->errors == 2,
           "still skipped 1.1 s after the second failure");
+    t_advance_ms(899);
+    CHECK(cache_get(cc, STR("h"), a, &v) == TL_EUNAVAIL && cache_stats_of(cc)->errors == 2,
+          "still skipped 1.999 s after the second failure");
     t_mock_cmd(&m, "fault none", buf, sizeof buf);
-    /* Recovery within breaker interval + libmemcached's dead_timeout (whole
-     * seconds, so up to one more). */
+    /* Recovery: the breaker lets a probe through at every step of its clock;
+     * what takes wall time is libmemcached's dead_timeout (2 s, whole
+     * seconds) before it asks the server again. */
     t0 = t_now();
-    while ((e = cache_get(cc, STR("h"), a, &v)) != TL_OK && t_now() - t0 < 6)
+    int n_probes = 0;
+    for (;;) {
+        t_advance_ms(2000);
+        n_probes++;
+        if ((e = cache_get(cc, STR("h"), a, &v)) == TL_OK || t_now() - t0 >= 6)
+            break;
         t_sleep(0.1);
+    }
     CHECK(e == TL_OK && str_eq_c(v, "1"), "probe recovers: %s", tl_strerror(e));
-    printf("# hang: cache back %.2f s after the server answered again (retry 1 s, dead 2 s)\n", t_now() - t0);
+    printf("# hang: cache back %.2f s after the server answered again, %d probe(s) (libmemcached dead 2 s)\n",
+           t_now() - t0, n_probes);
     CHECK(cache_set(cc, STR("h"), STR("3"), 60) == TL_OK, "writes again");
     char *log = t_read_file(log_path);
     CHECK(t_count(log, "skipping the cache") == 1, "breaker open logged once:\n%s", log);
@@ -438,6 +483,52 @@ static void test_hang(void)
     cache_free(cc);
     arena_free(a);
     t_mock_kill(&m);
+}
+
+/* The breaker's backoff, exactly, on its own clock: with the server gone
+ * every probe fails at once, and the intervals double from retry_timeout up
+ * to dead_timeout (1, 2, 4, 8, 8, 8 s). Each interval ends to the
+ * millisecond, operations inside it are skipped without I/O, each probe
+ * counts one error, and only the first failure is a warning. */
+static void test_backoff(void)
+{
+    static const int64_t intervals_s[] = { 1, 2, 4, 8, 8, 8 };
+    struct tmock m;
+    if (t_mock_start(&m, mock_path, 0, "mcuser", "mcpass", NULL) < 0) {
+        failures++;
+        return;
+    }
+    truncate(log_path, 0);
+    struct cache *cc = t_client(&m, "mcpass", 300, 1, 8);
+    const struct cache_stats *st = cache_stats_of(cc);
+    struct arena *a = arena_new(0);
+    struct str v;
+    CHECK(cache_set(cc, STR("b"), STR("1"), 60) == TL_OK, "warm");
+    t_mock_kill(&m);
+    double t0 = t_now();
+    CHECK(cache_get(cc, STR("b"), a, &v) == TL_EUNAVAIL && st->errors == 1, "first failure");
+    for (size_t i = 0; i < sizeof intervals_s / sizeof *intervals_s; i++) {
+        uint64_t errors = st->errors, skipped = st->skipped;
+        t_advance_ms(intervals_s[i] * 1000 - 1);
+        CHECK(cache_get(cc, STR("b"), a, &v) == TL_EUNAVAIL && st->errors == errors &&
+              st->skipped == skipped + 1,
+              "interval %zu (%lld s): skipped 1 ms before its end (errors %llu, skipped %llu)", i,
+              (long long)intervals_s[i], (unsigned long long)st->errors, (unsigned long long)st->skipped);
+        t_advance_ms(1);
+        CHECK(cache_set(cc, STR("b"), STR("2"), 60) == TL_EUNAVAIL && st->errors == errors + 1 &&
+              st->skipped == skipped + 1,
+              "interval %zu (%lld s): the probe at its end fails (errors %llu)", i,
+              (long long)intervals_s[i], (unsigned long long)st->errors);
+    }
+    CHECK(t_now() - t0 < 2.0, "31 s of breaker intervals took %.3f s of wall time", t_now() - t0);
+    char *log = t_read_file(log_path);
+    CHECK(t_count(log, "skipping the cache for 1 s") == 1, "first failure warned once:\n%s", log);
+    CHECK(t_count(log, "next try in 2 s") == 1 && t_count(log, "next try in 4 s") == 1 &&
+              t_count(log, "next try in 8 s") == 4,
+          "backoff 2, 4, 8, 8, 8, 8 s in the debug log:\n%s", log);
+    free(log);
+    cache_free(cc);
+    arena_free(a);
 }
 
 static void test_drop_and_dead(void)
@@ -460,7 +551,9 @@ static void test_drop_and_dead(void)
     CHECK(t_mock_stat(&m, "drops") >= 1, "mock dropped the connection");
     printf("# drop: failed in %.3f s\n", t1 - t0);
     t_mock_cmd(&m, "fault none", buf, sizeof buf);
-    t_sleep(1.05);
+    t_advance_ms(999);
+    CHECK(cache_get(cc, STR("k"), a, &v) == TL_EUNAVAIL, "skipped until retry_timeout has passed");
+    t_advance_ms(1);
     CHECK(cache_get(cc, STR("k"), a, &v) == TL_OK, "recovers after drop");
 
     /* Dead server (connection refused): fast failure, then skipped. */
@@ -506,7 +599,9 @@ static void test_batch_isolation_and_flush(void)
           "gets go on after a failed batch");
     CHECK(cache_set(cc, STR("page"), STR("q"), 60) == TL_OK, "sets go on after a failed batch");
     CHECK(cache_set_many(cc, keys, vals, 2, 60) == TL_EUNAVAIL, "batches skipped for retry_timeout");
-    t_sleep(1.05);
+    t_advance_ms(999);
+    CHECK(cache_set_many(cc, keys, vals, 2, 60) == TL_EUNAVAIL, "batches skipped 1 ms before retry_timeout");
+    t_advance_ms(1);
     CHECK(cache_set_many(cc, keys, vals, 2, 60) == TL_OK, "batches again after retry_timeout");
     double t0 = t_now();
     while (cache_get(cc, STR("f1"), a, &v) != TL_OK && t_now() - t0 < 2)
@@ -718,6 +813,7 @@ int main(int argc, char **argv)
         { "auth_failures", test_auth_failures },
         { "delay", test_delay },
         { "hang", test_hang },
+        { "backoff", test_backoff },
         { "drop_and_dead", test_drop_and_dead },
         { "batch_isolation_and_flush", test_batch_isolation_and_flush },
         { "hang_one_of_two", test_hang_one_of_two },

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -64,6 +65,9 @@ static inline int t_mock_start(struct tmock *m, const char *path, unsigned port,
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        /* A test that crashes must not leave its mock running (holding
+         * meson's output pipe open). */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         char portbuf[16];
         snprintf(portbuf, sizeof portbuf, "%u", port);
         dup2(pfd[1], 1);
