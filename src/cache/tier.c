@@ -100,6 +100,10 @@ struct tier {
     int fd;
     unsigned size_mb;
     struct tier_stripe *stripe;
+    /* this process's own hits and misses (the struct is private to each
+     * process after fork): what a per-request metrics sample reads, instead
+     * of summing the shared stripes or scanning the index */
+    uint64_t own_hits, own_misses;
 };
 
 static uint64_t tier_hash(const struct tier *t, struct str key);
@@ -189,6 +193,7 @@ bool tier_get(struct tier *t, struct str key, struct arena *a, struct str *value
         if (!tier_copy_out(t, pos, key, hash, a, value))
             continue;
         atomic_fetch_add_explicit(&t->stripe->hits, 1, memory_order_relaxed);
+        t->own_hits++;
         /* second chance: in use and about to be overwritten -> to the head */
         uint64_t head = atomic_load_explicit(&t->h->head, memory_order_relaxed);
         if (head - pos > t->h->log_size - t->h->log_size / 4)
@@ -196,7 +201,14 @@ bool tier_get(struct tier *t, struct str key, struct arena *a, struct str *value
         return true;
     }
     atomic_fetch_add_explicit(&t->stripe->misses, 1, memory_order_relaxed);
+    t->own_misses++;
     return false;
+}
+
+void tier_own_counts(const struct tier *t, uint64_t *hits, uint64_t *misses)
+{
+    *hits = t->own_hits;
+    *misses = t->own_misses;
 }
 
 void tier_put(struct tier *t, struct str key, struct str value, unsigned ttl_s)

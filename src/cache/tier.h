@@ -54,7 +54,13 @@ bool tier_get(struct tier *t, struct str key, struct arena *a, struct str *value
  * the limit, or over a quarter of the log, are not stored. */
 void tier_put(struct tier *t, struct str key, struct str value, unsigned ttl_s);
 
+/* Pool-wide counters, bytes used and live entries: sums every stripe and
+ * scans the whole index (a millisecond for 64 MiB): for /status and the
+ * command line, never per request. */
 void tier_stats_of(const struct tier *t, struct tier_stats *out);
+/* This process's own hits and misses since fork: two loads, for per-request
+ * metrics. */
+void tier_own_counts(const struct tier *t, uint64_t *hits, uint64_t *misses);
 
 /* `tasklist cache stats`: the segments of running pools, found through
  * /proc (readable for the same user or root); prints one block per segment.
