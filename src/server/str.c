@@ -3,6 +3,7 @@
  * UTF-8 validation, strict id parsing. Pure functions, any process.
  */
 #include "str.h"
+#include "utf8.h"
 
 #include <stdint.h>
 
@@ -39,35 +40,14 @@ bool str_is_valid_utf8(struct str s)
         }
         if (i >= n)
             break;
-        unsigned c = p[i];
-        if (c == 0)
+        if (p[i] == 0)
             return false;
-        if (c < 0x80) {
+        if (p[i] < 0x80) {
             i++;
             continue;
         }
-        size_t need;
-        uint32_t cp, min;
-        if ((c & 0xE0) == 0xC0) {
-            need = 1; cp = c & 0x1F; min = 0x80;
-        } else if ((c & 0xF0) == 0xE0) {
-            need = 2; cp = c & 0x0F; min = 0x800;
-        } else if ((c & 0xF8) == 0xF0) {
-            need = 3; cp = c & 0x07; min = 0x10000;
-        } else {
+        if (utf8_next(s, &i) < 0)   /* one decoder for the whole tree (utf8.c) */
             return false;
-        }
-        if (n - i - 1 < need)
-            return false;
-        for (size_t k = 1; k <= need; k++) {
-            unsigned cc = p[i + k];
-            if ((cc & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (cc & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += need + 1;
     }
     return true;
 }
