@@ -1,6 +1,6 @@
 /*
- * db/db.c - the backend-neutral half of db.h: handles, dispatch to the
- *   SQLite or MariaDB backend, transactions, the query counter.
+ * db/db.c - the backend-neutral half of db.h: handles, dispatch through the
+ *   backend's operations table (struct db_backend), transactions, counters.
  * Owns: struct db allocation. Connections themselves belong to the backends
  *   and are opened lazily on first use (so after fork in a worker).
  * Context: workers and one-shot commands; single-threaded.
@@ -22,6 +22,7 @@ struct db *db_open(const char *url, unsigned timeout_ms, struct tl_diag *d)
         free(db);
         return NULL;
     }
+    db->be = db->url.kind == DB_SQLITE ? &db_sqlite_backend : &db_maria_backend;
     db->timeout_ms = timeout_ms ? timeout_ms : 1000;
     return db;
 }
@@ -30,10 +31,7 @@ void db_close(struct db *db)
 {
     if (!db)
         return;
-    if (db->url.kind == DB_SQLITE)
-        db_sqlite_close(db);
-    else
-        db_maria_close(db);
+    db->be->close(db);
     /* the password should not outlive the handle in freed heap memory */
     explicit_bzero(db->url.password, sizeof db->url.password);
     free(db);
@@ -48,13 +46,13 @@ static enum tl_err db_counted(struct db *db, enum tl_err e);
 
 void db_spread(struct db *db, unsigned index)
 {
-    if (db->url.kind == DB_MARIADB && db->url.n_hosts > 1)
+    if (db->url.n_hosts > 1)
         db->home = index % db->url.n_hosts;
 }
 
 int db_current_host(const struct db *db)
 {
-    return db->url.kind == DB_MARIADB ? db_maria_current_host(db) : -1;
+    return db->be->current_host ? db->be->current_host(db) : -1;
 }
 
 static enum tl_err db_run(struct db *db, const char *sql, const struct db_val *params,
@@ -67,9 +65,7 @@ static enum tl_err db_run(struct db *db, const char *sql, const struct db_val *p
         *last_id = 0;
     if (!sql || (n_params && !params))
         return TL_EINVAL;
-    if (db->url.kind == DB_SQLITE)
-        return db_sqlite_run(db, sql, params, n_params, row, arg, affected, last_id);
-    return db_maria_run(db, sql, params, n_params, row, arg, affected, last_id);
+    return db->be->run(db, sql, params, n_params, row, arg, affected, last_id);
 }
 
 enum tl_err db_query(struct db *db, const char *sql, const struct db_val *params, size_t n_params,
@@ -97,9 +93,7 @@ enum tl_err db_exec_script(struct db *db, const char *sql)
 {
     if (!sql)
         return TL_EINVAL;
-    if (db->url.kind == DB_SQLITE)
-        return db_sqlite_script(db, sql);
-    return db_maria_script(db, sql);
+    return db->be->script(db, sql);
 }
 
 /* SQLite: BEGIN IMMEDIATE takes the write lock up front (waiting up to the
@@ -108,9 +102,7 @@ enum tl_err db_begin(struct db *db)
 {
     if (db->in_tx)
         return TL_EINVAL;
-    enum tl_err e = db_counted(db, db_run(db, db->url.kind == DB_SQLITE ? "BEGIN IMMEDIATE"
-                                                                        : "START TRANSACTION",
-                                          NULL, 0, NULL, NULL, NULL, NULL));
+    enum tl_err e = db_counted(db, db_run(db, db->be->begin_sql, NULL, 0, NULL, NULL, NULL, NULL));
     if (e == TL_OK) {
         db->in_tx = true;
         db->tx_lost = false;
@@ -179,5 +171,5 @@ int64_t db_now_ms(void)
 
 const char *db_label(const struct db *db)
 {
-    return db->url.kind == DB_SQLITE ? db->url.path : db->url.dbname;
+    return db->be->label(db);
 }

@@ -1,9 +1,9 @@
 /*
  * db/internal.h - declarations shared inside src/db only (never included
  *   from outside the directory).
- * Owns: struct db (the handle behind db.h), the backend entry points that
- *   db.c dispatches to, and the migration helpers the CLI shares with
- *   migrate.c.
+ * Owns: struct db (the handle behind db.h), struct db_backend (the
+ *   operations table each backend fills and db.c dispatches through), and
+ *   the migration helpers the CLI shares with migrate.c.
  * Context: workers and one-shot commands.
  */
 #ifndef TASKLIST_DB_INTERNAL_H
@@ -29,9 +29,32 @@
 
 struct db_sqlite;
 struct db_maria;
+struct db;
+
+/* One backend's operations: db.c picks the table by URL scheme once, in
+ * db_open, and never looks at the kind again. run = one statement with
+ * params; rows go to row (may be NULL); affected/last_id may be NULL. Each
+ * counts what it sends in db->n_queries and logs library errors itself. */
+struct db_backend {
+    const char *name;
+    enum tl_err (*run)(struct db *db, const char *sql, const struct db_val *params, size_t n_params,
+                       db_row_fn row, void *arg, uint64_t *affected, long long *last_id);
+    /* several ;-separated statements without params (migrations) */
+    enum tl_err (*script)(struct db *db, const char *sql);
+    void (*close)(struct db *db);
+    /* index into url.hosts of the open connection, -1 when none (NULL: -1) */
+    int (*current_host)(const struct db *db);
+    const char *begin_sql;   /* the statement that starts a write transaction */
+    /* what logs and the CLI call this database (a path, a database name) */
+    const char *(*label)(const struct db *db);
+};
+
+extern const struct db_backend db_sqlite_backend;
+extern const struct db_backend db_maria_backend;
 
 struct db {
     struct db_url url;
+    const struct db_backend *be;   /* chosen by url.kind in db_open */
     unsigned timeout_ms;
     uint64_t n_queries;     /* statements sent, see db_query_count() */
     uint64_t n_errors;      /* statements that failed, see db_error_count() */
@@ -47,22 +70,6 @@ struct db {
 /* Milliseconds on the monotonic clock. */
 int64_t db_now_ms(void);
 
-/* Backends. run = one statement with params; rows go to row (may be NULL);
- * affected/last_id may be NULL. Each counts what it sends in db->n_queries
- * and logs library errors itself. */
-enum tl_err db_sqlite_run(struct db *db, const char *sql, const struct db_val *params,
-                          size_t n_params, db_row_fn row, void *arg, uint64_t *affected,
-                          long long *last_id);
-enum tl_err db_sqlite_script(struct db *db, const char *sql);
-void db_sqlite_close(struct db *db);
-
-enum tl_err db_maria_run(struct db *db, const char *sql, const struct db_val *params,
-                         size_t n_params, db_row_fn row, void *arg, uint64_t *affected,
-                         long long *last_id);
-enum tl_err db_maria_script(struct db *db, const char *sql);
-void db_maria_close(struct db *db);
-/* Index into url.hosts of the open connection, -1 when none. */
-int db_maria_current_host(const struct db *db);
 
 /* Migrations found in a directory: steps[i] is version i + 1. */
 enum mig_dir { MIG_UP, MIG_DOWN, MIG_DIR__MAX };

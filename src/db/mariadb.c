@@ -96,6 +96,12 @@ struct db_maria_fail {
 /* Prefix of a causal read on a Galera node (1 = wait before reads). */
 #define DB_MARIA_CAUSAL "SET STATEMENT wsrep_sync_wait = 1 FOR "
 
+static enum tl_err db_maria_run(struct db *db, const char *sql, const struct db_val *params,
+                                size_t n_params, db_row_fn row, void *arg, uint64_t *affected,
+                                long long *last_id);
+static enum tl_err db_maria_script(struct db *db, const char *sql);
+static void db_maria_close(struct db *db);
+static int db_maria_current_host(const struct db *db);
 static enum tl_err db_maria_connect(struct db *db);
 static enum tl_err db_maria_connect_hosts(struct db *db);
 static unsigned db_maria_random(void);
@@ -122,7 +128,7 @@ static void db_maria_drop(struct db *db);
 static unsigned db_maria_timeout_s(const struct db *db);
 static void db_maria_fail_from(struct db_maria_fail *f, unsigned code, const char *msg);
 
-enum tl_err db_maria_run(struct db *db, const char *sql, const struct db_val *params,
+static enum tl_err db_maria_run(struct db *db, const char *sql, const struct db_val *params,
                          size_t n_params, db_row_fn row, void *arg, uint64_t *affected,
                          long long *last_id)
 {
@@ -162,7 +168,7 @@ enum tl_err db_maria_run(struct db *db, const char *sql, const struct db_val *pa
 /* Split on ';' outside quotes and comments; run each statement with the
  * text protocol (DDL cannot always be prepared). No retry: a script is not
  * idempotent in general. */
-enum tl_err db_maria_script(struct db *db, const char *sql)
+static enum tl_err db_maria_script(struct db *db, const char *sql)
 {
     const char *p = sql;
     while (*p) {
@@ -219,7 +225,7 @@ enum tl_err db_maria_script(struct db *db, const char *sql)
     return TL_OK;
 }
 
-void db_maria_close(struct db *db)
+static void db_maria_close(struct db *db)
 {
     if (!db->maria)
         return;
@@ -412,7 +418,7 @@ static void db_maria_where(const struct db *db, unsigned i, char *buf, size_t le
     snprintf(buf, len, "%.250s:%u", name[0] ? name : "localhost", port ? port : 3306);
 }
 
-int db_maria_current_host(const struct db *db)
+static int db_maria_current_host(const struct db *db)
 {
     const struct db_maria *m = db->maria;
     return m && m->h && m->pid == getpid() ? (int)m->cur : -1;
@@ -805,3 +811,14 @@ static void db_maria_fail_from(struct db_maria_fail *f, unsigned code, const cha
     f->code = code ? code : CR_UNKNOWN_ERROR;
     snprintf(f->msg, sizeof f->msg, "%s", msg && *msg ? msg : "unknown error");
 }
+
+static const char *db_maria_label(const struct db *db)
+{
+    return db->url.dbname;
+}
+
+/* The operations table db.c dispatches through (internal.h). */
+const struct db_backend db_maria_backend = {
+    .name = "mariadb", .run = db_maria_run, .script = db_maria_script, .close = db_maria_close,
+    .current_host = db_maria_current_host, .begin_sql = "START TRANSACTION", .label = db_maria_label,
+};

@@ -37,6 +37,11 @@ struct db_sqlite {
     size_t n_cache;
 };
 
+static enum tl_err db_sqlite_run(struct db *db, const char *sql, const struct db_val *params,
+                                 size_t n_params, db_row_fn row, void *arg, uint64_t *affected,
+                                 long long *last_id);
+static enum tl_err db_sqlite_script(struct db *db, const char *sql);
+static void db_sqlite_close(struct db *db);
 static enum tl_err db_sqlite_connect(struct db *db);
 static enum tl_err db_sqlite_mkdirs(const char *path, char *last_error, size_t last_error_len);
 static void db_sqlite_create_private(const char *path);
@@ -45,7 +50,7 @@ static enum tl_err db_sqlite_fail(struct db *db, const char *sql, int rc);
 static enum tl_err db_sqlite_err(int rc);
 static void db_sqlite_drop(struct db *db);
 
-enum tl_err db_sqlite_run(struct db *db, const char *sql, const struct db_val *params,
+static enum tl_err db_sqlite_run(struct db *db, const char *sql, const struct db_val *params,
                           size_t n_params, db_row_fn row, void *arg, uint64_t *affected,
                           long long *last_id)
 {
@@ -124,7 +129,7 @@ enum tl_err db_sqlite_run(struct db *db, const char *sql, const struct db_val *p
 
 /* sqlite3_prepare_v2 walks the script statement by statement, so each one is
  * counted and an error names the statement that failed. */
-enum tl_err db_sqlite_script(struct db *db, const char *sql)
+static enum tl_err db_sqlite_script(struct db *db, const char *sql)
 {
     enum tl_err e = db_sqlite_connect(db);
     if (e != TL_OK)
@@ -152,7 +157,7 @@ enum tl_err db_sqlite_script(struct db *db, const char *sql)
     return TL_OK;
 }
 
-void db_sqlite_close(struct db *db)
+static void db_sqlite_close(struct db *db)
 {
     db_sqlite_drop(db);
 }
@@ -337,3 +342,14 @@ static void db_sqlite_drop(struct db *db)
     sqlite3_close(s->h);
     free(s);
 }
+
+static const char *db_sqlite_label(const struct db *db)
+{
+    return db->url.path;
+}
+
+/* The operations table db.c dispatches through (internal.h). */
+const struct db_backend db_sqlite_backend = {
+    .name = "sqlite", .run = db_sqlite_run, .script = db_sqlite_script, .close = db_sqlite_close,
+    .current_host = NULL, .begin_sql = "BEGIN IMMEDIATE", .label = db_sqlite_label,
+};
