@@ -108,7 +108,7 @@ struct tier {
 
 static uint64_t tier_hash(const struct tier *t, struct str key);
 static bool tier_copy_out(struct tier *t, uint64_t pos, struct str key, uint64_t hash, struct arena *a,
-                          struct str *value);
+                          struct str *value, int64_t *expires);
 static uint64_t tier_reserve(struct tier *t, uint64_t len);
 static bool tier_slot_live(const struct tier *t, uint64_t w, uint64_t head);
 static size_t tier_align8(size_t n);
@@ -190,14 +190,17 @@ bool tier_get(struct tier *t, struct str key, struct arena *a, struct str *value
         if (!w || (w >> 56) != tag)
             continue;
         uint64_t pos = w & TIER_POS_MASK;
-        if (!tier_copy_out(t, pos, key, hash, a, value))
+        int64_t expires;
+        if (!tier_copy_out(t, pos, key, hash, a, value, &expires))
             continue;
         atomic_fetch_add_explicit(&t->stripe->hits, 1, memory_order_relaxed);
         t->own_hits++;
         /* second chance: in use and about to be overwritten -> to the head */
         uint64_t head = atomic_load_explicit(&t->h->head, memory_order_relaxed);
-        if (head - pos > t->h->log_size - t->h->log_size / 4)
-            tier_put(t, key, *value, 0);
+        if (head - pos > t->h->log_size - t->h->log_size / 4) {
+            int64_t left = expires ? expires - (int64_t)time(NULL) : 0;   /* keeps its expiry */
+            tier_put(t, key, *value, expires ? (unsigned)(left > 0 ? left : 1) : 0);
+        }
         return true;
     }
     atomic_fetch_add_explicit(&t->stripe->misses, 1, memory_order_relaxed);
@@ -337,7 +340,7 @@ uint64_t tier_checksum(struct str key, struct str value)
 /* Copy the value of the record at pos if it is key's, unexpired and still
  * intact after the copy (head has not moved past pos + log_size). */
 static bool tier_copy_out(struct tier *t, uint64_t pos, struct str key, uint64_t hash, struct arena *a,
-                          struct str *value)
+                          struct str *value, int64_t *expires)
 {
     uint64_t log_size = t->h->log_size;
     if (atomic_load_explicit(&t->h->head, memory_order_acquire) > pos + log_size)
@@ -358,6 +361,7 @@ static bool tier_copy_out(struct tier *t, uint64_t pos, struct str key, uint64_t
     if (rv.expires && rv.expires <= (int64_t)time(NULL))
         return false;
     *value = v;
+    *expires = rv.expires;
     return true;
 }
 
