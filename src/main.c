@@ -13,8 +13,7 @@
 
 #include "app/app.h"
 #include "help.h"
-#include "cache/client.h"
-#include "db/migrate.h"
+#include "cli/cli.h"
 #include "server/config.h"
 #include "server/log.h"
 #include "server/paths.h"
@@ -166,9 +165,9 @@ int main(int argc, char **argv)
         return srv_serve(&c, &app_tasklist, main_load_config, NULL);
     }
     if (!strcmp(cmd, "db"))
-        return migrate_cli(&c, main_migrations_dir(), rest, args);
+        return cli_db(&c, main_migrations_dir(), rest, args);
     if (!strcmp(cmd, "cache"))
-        return cache_cli(&c, rest, args);
+        return cli_cache(&c, rest, args);
     fprintf(stderr, "tasklist: unknown command \"%s\"\n", cmd);
     help_usage(stderr);
     return 2;

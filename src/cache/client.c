@@ -896,3 +896,54 @@ static bool cache_store_classify(struct cache *cc, struct cache_op *op, memcache
         return false;
     }
 }
+
+bool cache_auth_failed(const struct cache *cc)
+{
+    return cc->has_logged_auth;
+}
+
+enum tl_err cache_server_stats(struct cache *cc, struct cache_server_stat **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    bool is_auth_failure;
+    memcached_st *mc = cache_handle_for_cli(cc, &is_auth_failure);
+    if (!mc)
+        return TL_EUNAVAIL;
+    memcached_return_t rc;
+    memcached_stat_st *st = memcached_stat(mc, NULL, &rc);
+    if (!st) {
+        log_warn("cache: stats failed: %s", memcached_last_error_message(mc));
+        return TL_EIO;
+    }
+    uint32_t count = memcached_server_count(mc);
+    struct cache_server_stat *list = calloc(count ? count : 1, sizeof *list);
+    if (!list) {
+        memcached_stat_free(mc, st);
+        return TL_ENOMEM;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        const memcached_instance_st *inst = memcached_server_instance_by_position(mc, i);
+        struct cache_server_stat *s = &list[i];
+        snprintf(s->name, sizeof s->name, "%s:%u", memcached_server_name(inst),
+                 (unsigned)memcached_server_port(inst));
+        /* No VERSION answer at the check, or no pid/version in the stats:
+         * memcached always reports both, so this server did not answer. */
+        s->answered = memcached_server_major_version(inst) != UINT8_MAX && st[i].pid > 0 && st[i].version[0];
+        if (!s->answered) {
+            snprintf(s->error, sizeof s->error, "%s", memcached_server_error(inst));
+            continue;
+        }
+        s->get_hits = st[i].get_hits;
+        s->get_misses = st[i].get_misses;
+        s->cmd_get = st[i].cmd_get;
+        s->cmd_set = st[i].cmd_set;
+        s->curr_items = st[i].curr_items;
+        s->bytes = st[i].bytes;
+        s->evictions = st[i].evictions;
+    }
+    memcached_stat_free(mc, st);
+    *out = list;
+    *n = count;
+    return TL_OK;
+}

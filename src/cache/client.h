@@ -86,9 +86,22 @@ const struct cache_stats *cache_stats_of(const struct cache *cc);
 /* Whether the breaker is open (cache I/O skipped or about to be probed). */
 bool cache_breaker_is_open(const struct cache *cc);
 
-/* `tasklist cache stats | flush`: argv[0] is the verb. Prints per-server
- * get_hits, get_misses, cmd_get, cmd_set, curr_items, bytes, evictions.
- * Returns the exit status. */
-int cache_cli(const struct cfg *c, int argc, char **argv);
+/* One server's own counters (memcached STATS), as the MemCachier dashboard
+ * shows them. answered false: the server did not answer (error says why). */
+struct cache_server_stat {
+    char name[300];         /* host:port */
+    bool answered;
+    char error[200];
+    unsigned long long get_hits, get_misses, cmd_get, cmd_set, curr_items, bytes, evictions;
+};
+
+/* STATS of every configured server, one entry each in *out (malloc'd; the
+ * caller frees it) and *n. TL_EUNAVAIL when no server answers at all (then
+ * cache_auth_failed() tells whether the credentials were refused), TL_EIO
+ * when the STATS exchange failed. */
+enum tl_err cache_server_stats(struct cache *cc, struct cache_server_stat **out, size_t *n);
+/* Whether the servers refused our SASL credentials (logged once, without
+ * the password). */
+bool cache_auth_failed(const struct cache *cc);
 
 #endif

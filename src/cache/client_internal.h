@@ -1,9 +1,8 @@
 /*
- * cache/client_internal.h - declarations shared by client.c, client_keys.c
- *   and client_cli.c only (never included from outside src/cache/client*).
- * Owns: the key-building helper, the server-list parser, the few handle
- *   accessors the `tasklist cache` command needs, and the breaker clock's
- *   test seam.
+ * cache/client_internal.h - declarations shared by client.c and
+ *   client_keys.c only (never included from outside src/cache/client*).
+ * Owns: the key-building helper, the server-list parser, the checked handle
+ *   cache_server_stats uses, and the breaker clock's test seam.
  */
 #ifndef TASKLIST_CACHE_CLIENT_INTERNAL_H
 #define TASKLIST_CACHE_CLIENT_INTERNAL_H

@@ -173,3 +173,8 @@ const char *db_label(const struct db *db)
 {
     return db->be->label(db);
 }
+
+const char *db_last_error(const struct db *db)
+{
+    return db->last_error;
+}

@@ -104,6 +104,11 @@ enum tl_err db_begin(struct db *db);
 enum tl_err db_commit(struct db *db);
 enum tl_err db_rollback(struct db *db);
 
+/* What messages call this database: the SQLite path or the database name. */
+const char *db_label(const struct db *db);
+/* The library's message for the last failure ("" when none). */
+const char *db_last_error(const struct db *db);
+
 /* Statements sent to the server since open (for tests and benchmarks). */
 uint64_t db_query_count(const struct db *db);
 /* Statements (queries, BEGIN, COMMIT) that failed since db_open. */

@@ -103,7 +103,5 @@ struct mig_applied {
  * exist). *out is malloc'd (free it); *n gets the count. */
 enum tl_err mig_applied_list(struct db *db, struct mig_applied **out, size_t *n);
 
-/* Human label of the database for messages: its name, or the SQLite path. */
-const char *db_label(const struct db *db);
 
 #endif

@@ -474,3 +474,51 @@ static int mig_list_row(void *arg, const struct db_val *cols, size_t n)
         snprintf(m->applied_at, sizeof m->applied_at, "%.*s", STR_FMT(cols[2].s));
     return 0;
 }
+
+enum tl_err migrate_history(struct db *db, const char *dir, struct migrate_entry **out, size_t *n,
+                            unsigned *latest, struct tl_diag *d)
+{
+    *out = NULL;
+    *n = 0;
+    struct mig_set set;
+    enum tl_err e = mig_scan(dir, &set, d);
+    if (e != TL_OK)
+        return e;
+    struct mig_applied *applied = NULL;
+    size_t n_applied = 0;
+    if ((e = mig_applied_list(db, &applied, &n_applied)) != TL_OK) {
+        mig_set_fini(&set);
+        tl_diag_set(d, NULL, 0, 0, "%s", db->last_error);
+        return e;
+    }
+    unsigned last = set.n;
+    for (size_t i = 0; i < n_applied; i++)
+        if (applied[i].version > last)
+            last = applied[i].version;
+    struct migrate_entry *list = calloc(last ? last : 1, sizeof *list);
+    if (!list) {
+        free(applied);
+        mig_set_fini(&set);
+        tl_diag_set(d, NULL, 0, 0, "out of memory");
+        return TL_ENOMEM;
+    }
+    for (unsigned v = 1; v <= last; v++) {
+        struct migrate_entry *m = &list[v - 1];
+        const struct mig_applied *a = NULL;
+        for (size_t i = 0; i < n_applied; i++)
+            if (applied[i].version == v)
+                a = &applied[i];
+        m->version = v;
+        m->known = v <= set.n;
+        m->applied = a != NULL;
+        snprintf(m->name, sizeof m->name, "%s", m->known ? set.steps[v - 1].name : a ? a->name : "?");
+        if (a)
+            snprintf(m->applied_at, sizeof m->applied_at, "%s", a->applied_at);
+    }
+    *latest = set.n;
+    *out = list;
+    *n = last;
+    free(applied);
+    mig_set_fini(&set);
+    return TL_OK;
+}

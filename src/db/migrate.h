@@ -2,7 +2,8 @@
  * db/migrate.h - versioned migrations from migrations/ and `tasklist db`.
  * Owns: the schema_version table, applying up/down steps (each in a
  *   transaction where the database allows), refusing a database newer than
- *   the code.
+ *   the code, and the history of versions (the front-end, `tasklist db`,
+ *   lives in src/cli/).
  * Files: migrations/NNNN_name.up.sql, NNNN_name.down.sql, with optional
  *   dialect variants NNNN_name.up.sqlite.sql / NNNN_name.up.mariadb.sql that
  *   take precedence for that backend.
@@ -10,6 +11,9 @@
  */
 #ifndef TASKLIST_DB_MIGRATE_H
 #define TASKLIST_DB_MIGRATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "../err.h"
 #include "db.h"
@@ -26,10 +30,19 @@ enum tl_err migrate_upgrade(struct db *db, const char *dir, unsigned target, str
  * the code or below target. */
 enum tl_err migrate_downgrade(struct db *db, const char *dir, unsigned target, struct tl_diag *d);
 
-/* `tasklist db upgrade [V] | downgrade [V] | current | history`: argv[0] is
- * the verb. Uses database_url from c and migrations dir mig_dir. Returns the
- * process exit status (0 ok, 1 failure, 2 usage). */
-struct cfg;
-int migrate_cli(const struct cfg *c, const char *mig_dir, int argc, char **argv);
+/* One version as `tasklist db history` shows it. */
+struct migrate_entry {
+    unsigned version;
+    char name[128];         /* "?" when neither this code nor the database names it */
+    bool applied;
+    char applied_at[32];    /* when applied (ISO 8601) */
+    bool known;             /* this code has its files */
+};
+
+/* Every version from 1 to the highest this code or the database knows, in
+ * *out (malloc'd; the caller frees it) and *n; *latest gets this code's
+ * latest version. On failure nothing is allocated and d says why. */
+enum tl_err migrate_history(struct db *db, const char *dir, struct migrate_entry **out, size_t *n,
+                            unsigned *latest, struct tl_diag *d);
 
 #endif

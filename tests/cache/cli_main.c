@@ -3,7 +3,7 @@
  *   test_client_real.sh, with a hand-filled struct cfg (no config.c needed).
  * Owns: nothing reusable. Settings come from the environment:
  *   CACHE_SERVERS, CACHE_USER, CACHE_PASS, CACHE_RETRY_S (default 2).
- * usage: cli_main stats | flush              -> cache_cli (its exit status)
+ * usage: cli_main stats | flush              -> cli_cache (its exit status)
  *        cli_main setget N                   -> set and read back keys k0..k(N-1)
  *        cli_main count N                    -> how many of k0..k(N-1) are cached
  *        cli_main failover N PID             -> set N keys, SIGKILL PID (one of the
@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cache/client.h"
+#include "cli/cli.h"
 #include "server/arena.h"
 #include "server/config.h"
 #include "test_util.h"
@@ -98,7 +99,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (strcmp(argv[1], "stats") == 0 || strcmp(argv[1], "flush") == 0 || argc == 2)
-        return cache_cli(&c, argc - 1, argv + 1);
+        return cli_cache(&c, argc - 1, argv + 1);
 
     if (strcmp(argv[1], "hung") == 0 && argc == 5)
         return cli_hung(&c, atoi(argv[2]), atoi(argv[3]), (pid_t)atoi(argv[4]));

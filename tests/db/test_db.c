@@ -22,6 +22,7 @@
 
 #include "app/task_dao.h"
 #include "db/db.h"
+#include "cli/cli.h"
 #include "db/migrate.h"
 #include "server/arena.h"
 #include "server/config.h"
@@ -557,7 +558,7 @@ static void t_fork(void)
 
 /* ---- the CLI ---- */
 
-/* migrate_cli with stdout captured into out. */
+/* cli_db (src/cli/db_cmd.c) with stdout captured into out. */
 static int run_cli(const char *url, char *out, size_t out_len, int argc, ...)
 {
     struct cfg c;
@@ -576,7 +577,7 @@ static int run_cli(const char *url, char *out, size_t out_len, int argc, ...)
     int saved = dup(1), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fd, 1);
     close(fd);
-    int rc = migrate_cli(&c, mig_dir, argc, argv);
+    int rc = cli_db(&c, mig_dir, argc, argv);
     fflush(stdout);
     dup2(saved, 1);
     close(saved);

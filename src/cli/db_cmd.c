@@ -1,24 +1,24 @@
 /*
- * db/migrate_cli.c - `tasklist db upgrade [V] | downgrade [V] | current | history`.
+ * cli/db_cmd.c - `tasklist db upgrade [VERSION] | downgrade [VERSION] |
+ *   current | history`: the command-line front-end of db/migrate.h.
  * Owns: argument checking, messages and exit statuses (0 ok, 1 failure,
- *   2 usage) of the db command. Kept apart from migrate.c so that tests of
- *   the migration runner need no struct cfg symbols.
+ *   2 usage). Uses only the public db and migrate API.
  * Context: one-shot command.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../db/migrate.h"
 #include "../server/config.h"
-#include "internal.h"
-#include "migrate.h"
+#include "cli.h"
 
 static int migrate_cli_usage(void);
 static bool migrate_cli_version(const char *s, unsigned *out);
 static int migrate_cli_fail(const struct tl_diag *d, enum tl_err e);
 static int migrate_cli_history(struct db *db, const char *dir, unsigned cur);
 
-int migrate_cli(const struct cfg *c, const char *mig_dir, int argc, char **argv)
+int cli_db(const struct cfg *c, const char *mig_dir, int argc, char **argv)
 {
     if (argc < 1 || argc > 2)
         return migrate_cli_usage();
@@ -44,7 +44,7 @@ int migrate_cli(const struct cfg *c, const char *mig_dir, int argc, char **argv)
     enum tl_err e = migrate_latest(mig_dir, &latest, &d);
     if (e == TL_OK && (e = migrate_current(db, &before)) != TL_OK)
         tl_diag_set(&d, NULL, 0, 0, "cannot read the schema version of %s: %s", db_label(db),
-                    db->last_error[0] ? db->last_error : tl_strerror(e));
+                    db_last_error(db)[0] ? db_last_error(db) : tl_strerror(e));
     if (e != TL_OK) {
         rc = migrate_cli_fail(&d, e);
     } else if (!strcmp(verb, "current")) {
@@ -84,40 +84,25 @@ int migrate_cli(const struct cfg *c, const char *mig_dir, int argc, char **argv)
 
 static int migrate_cli_history(struct db *db, const char *dir, unsigned cur)
 {
-    struct mig_set set;
+    struct migrate_entry *list;
+    size_t n;
+    unsigned latest;
     struct tl_diag d = { 0 };
-    enum tl_err e = mig_scan(dir, &set, &d);
+    enum tl_err e = migrate_history(db, dir, &list, &n, &latest, &d);
     if (e != TL_OK)
         return migrate_cli_fail(&d, e);
-    struct mig_applied *applied;
-    size_t n_applied;
-    if ((e = mig_applied_list(db, &applied, &n_applied)) != TL_OK) {
-        mig_set_fini(&set);
-        tl_diag_set(&d, NULL, 0, 0, "%s", db->last_error);
-        return migrate_cli_fail(&d, e);
-    }
     printf("%-8s %-32s %s\n", "version", "name", "state");
-    unsigned last = set.n;
-    for (size_t i = 0; i < n_applied; i++)
-        if (applied[i].version > last)
-            last = applied[i].version;
-    for (unsigned v = 1; v <= last; v++) {
-        const struct mig_applied *a = NULL;
-        for (size_t i = 0; i < n_applied; i++)
-            if (applied[i].version == v)
-                a = &applied[i];
-        const char *name = v <= set.n ? set.steps[v - 1].name : a ? a->name : "?";
-        if (a)
-            printf("%-8u %-32s applied %s%s\n", v, name, a->applied_at,
-                   v > set.n ? " (unknown to this code)" : "");
+    for (size_t i = 0; i < n; i++) {
+        const struct migrate_entry *m = &list[i];
+        if (m->applied)
+            printf("%-8u %-32s applied %s%s\n", m->version, m->name, m->applied_at,
+                   m->known ? "" : " (unknown to this code)");
         else
-            printf("%-8u %-32s pending\n", v, name);
+            printf("%-8u %-32s pending\n", m->version, m->name);
     }
-    printf("current %u, latest %u\n", cur, set.n);
-    int rc = cur > set.n ? 1 : 0;
-    free(applied);
-    mig_set_fini(&set);
-    return rc;
+    printf("current %u, latest %u\n", cur, latest);
+    free(list);
+    return cur > latest ? 1 : 0;
 }
 
 static int migrate_cli_usage(void)
