@@ -15,7 +15,7 @@
 #include "help.h"
 #include "cli/cli.h"
 #include "server/config.h"
-#include "server/log.h"
+#include "base/log.h"
 #include "server/paths.h"
 #include "server/server.h"
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../server/log.h"
+#include "../base/log.h"
 #include "internal.h"
 
 static enum tl_err api_send(struct req *r, struct resp *w, int status, json_t *doc);

@@ -14,7 +14,7 @@
 #include "../cache/client.h"
 #include "../cache/fragment.h"
 #include "../cache/tier.h"
-#include "../server/log.h"
+#include "../base/log.h"
 #include "../server/server.h"
 #include "app.h"
 #include "internal.h"

@@ -13,8 +13,8 @@
 #include <stdint.h>
 
 #include "../db/db.h"
-#include "../err.h"
-#include "../server/arena.h"
+#include "../base/err.h"
+#include "../base/arena.h"
 
 struct task {
     long long id;

@@ -12,7 +12,7 @@
  */
 #include "internal.h"
 
-#include "../server/utf8.h"
+#include "../base/utf8.h"
 
 static const char *const app_name_messages[APP_NAME__MAX] = {
     [APP_NAME_OK] = NULL,

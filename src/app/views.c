@@ -8,7 +8,7 @@
  * Context: worker only.
  */
 #include "../cache/cached.h"
-#include "../server/log.h"
+#include "../base/log.h"
 #include "internal.h"
 
 static const char *const view_index_page_args[] = { "after", "before", NULL };

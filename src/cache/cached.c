@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../server/log.h"
+#include "../base/log.h"
 #include "client.h"
 #include "tier.h"
 

@@ -21,12 +21,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../err.h"
-#include "../server/arena.h"
+#include "../base/err.h"
+#include "../base/arena.h"
 #include "../server/request.h"
 #include "../server/response.h"
-#include "../server/str.h"
-#include "../server/strbuf.h"
+#include "../base/str.h"
+#include "../base/strbuf.h"
 
 struct cache;
 struct tier;

@@ -39,8 +39,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "../base/clock.h"
 #include "../server/config.h"
-#include "../server/log.h"
+#include "../base/log.h"
 #include "client_internal.h"
 
 /* Batches sent on one batch connection before it is reopened (see cache_set_many). */
@@ -455,9 +456,7 @@ static int64_t cache_now_ms(const struct cache *cc)
  * clock, since it measures libmemcached's own waits. */
 static int64_t cache_real_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return tl_clock_ms();
 }
 
 /* Gate every operation: TL_OK when network I/O may happen now (the handle

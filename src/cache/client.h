@@ -17,9 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../err.h"
-#include "../server/arena.h"
-#include "../server/str.h"
+#include "../base/err.h"
+#include "../base/arena.h"
+#include "../base/str.h"
 
 struct cfg;
 struct cache;

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../server/str.h"
+#include "../base/str.h"
 #include "client.h"
 
 /* memcached's own key limit (ASCII and binary alike). */

@@ -34,7 +34,7 @@
 #include <time.h>
 
 #include "../server/config.h"
-#include "../server/log.h"
+#include "../base/log.h"
 #include "client.h"
 
 #define SESS_DEFAULT_LIFETIME_S 2678400u    /* 31 days */

@@ -15,9 +15,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../err.h"
-#include "../server/arena.h"
-#include "../server/str.h"
+#include "../base/err.h"
+#include "../base/arena.h"
+#include "../base/str.h"
 
 struct cfg;
 struct cache;

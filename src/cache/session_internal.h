@@ -13,9 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../err.h"
-#include "../server/arena.h"
-#include "../server/str.h"
+#include "../base/err.h"
+#include "../base/arena.h"
+#include "../base/str.h"
 
 #define SESS_ID_LEN 32                          /* random bytes of an id */
 #define SESS_HEX_LEN (2 * SESS_ID_LEN)          /* 64 lowercase hex chars */

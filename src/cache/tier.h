@@ -24,9 +24,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../err.h"
-#include "../server/arena.h"
-#include "../server/str.h"
+#include "../base/err.h"
+#include "../base/arena.h"
+#include "../base/str.h"
 
 struct tier;
 

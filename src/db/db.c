@@ -162,13 +162,6 @@ static enum tl_err db_counted(struct db *db, enum tl_err e)
     return e;
 }
 
-int64_t db_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 const char *db_label(const struct db *db)
 {
     return db->be->label(db);

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../err.h"
-#include "../server/str.h"
+#include "../base/err.h"
+#include "../base/str.h"
 
 enum db_kind { DB_SQLITE, DB_MARIADB };
 

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "../base/clock.h"
 #include "db.h"
 
 /* Prepared statements kept per connection; the least recently prepared one
@@ -67,8 +68,6 @@ struct db {
     struct db_maria *maria;
 };
 
-/* Milliseconds on the monotonic clock. */
-int64_t db_now_ms(void);
 
 
 /* Migrations found in a directory: steps[i] is version i + 1. */

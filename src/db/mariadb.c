@@ -45,7 +45,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "../server/log.h"
+#include "../base/log.h"
 #include "internal.h"
 
 #define DB_MARIA_INLINE 16
@@ -132,7 +132,7 @@ static enum tl_err db_maria_run(struct db *db, const char *sql, const struct db_
                          size_t n_params, db_row_fn row, void *arg, uint64_t *affected,
                          long long *last_id)
 {
-    int64_t start = db_now_ms();
+    int64_t start = tl_clock_ms();
     for (int attempt = 0, conflicts = 0;; attempt++) {
         if (db->in_tx && db->tx_lost)
             return TL_EUNAVAIL;
@@ -140,7 +140,7 @@ static enum tl_err db_maria_run(struct db *db, const char *sql, const struct db_
         if (e != TL_OK)
             return e;
         struct db_maria_fail f = { 0 };
-        int64_t t0 = db_now_ms();
+        int64_t t0 = tl_clock_ms();
         e = db_maria_attempt(db, sql, params, n_params, row, arg, affected, last_id, &f);
         if (e == TL_OK || f.code == 0)
             return e;
@@ -152,7 +152,7 @@ static enum tl_err db_maria_run(struct db *db, const char *sql, const struct db_
             /* a rolled-back statement (a Galera certification conflict): try
              * again after a short random pause, within the timeout */
             if (++conflicts >= DB_MARIA_CONFLICT_TRIES ||
-                db_now_ms() - start >= (int64_t)db->timeout_ms / 2) {
+                tl_clock_ms() - start >= (int64_t)db->timeout_ms / 2) {
                 log_warn("db: mariadb: \"%.*s\": %s (%u), %d times; giving up", DB_LOG_SQL_MAX, sql,
                          f.msg, f.code, conflicts);
                 return e;
@@ -208,7 +208,7 @@ static enum tl_err db_maria_script(struct db *db, const char *sql)
             return e;
         struct db_maria_fail f = { 0 };
         MYSQL *h = db->maria->h;
-        int64_t t0 = db_now_ms();
+        int64_t t0 = tl_clock_ms();
         db->n_queries++;
         if (mysql_real_query(h, start, len) == 0) {
             MYSQL_RES *res = mysql_store_result(h);
@@ -253,7 +253,7 @@ static enum tl_err db_maria_connect(struct db *db)
         if (db->in_tx)
             return TL_EUNAVAIL;
     }
-    if (m->h && m->cur != db->home && !db->in_tx && db_now_ms() >= m->home_at_ms)
+    if (m->h && m->cur != db->home && !db->in_tx && tl_clock_ms() >= m->home_at_ms)
         db_maria_go_home(db);
     if (m->h)
         return TL_OK;
@@ -266,11 +266,11 @@ static enum tl_err db_maria_connect_hosts(struct db *db)
 {
     struct db_maria *m = db->maria;
     unsigned n = db->url.n_hosts ? db->url.n_hosts : 1;
-    int64_t t0 = db_now_ms();
+    int64_t t0 = tl_clock_ms();
     bool tried = false;
     for (unsigned k = 0; k < n; k++) {
         unsigned i = (db->home + k) % n;
-        int64_t now = db_now_ms();
+        int64_t now = tl_clock_ms();
         if (m->retry_at_ms[i] && now < m->retry_at_ms[i])
             continue;
         /* a refused connect costs nothing; a hung host costs the timeout,
@@ -280,7 +280,7 @@ static enum tl_err db_maria_connect_hosts(struct db *db)
         tried = true;
         MYSQL *h = db_maria_open(db, i);
         if (!h) {
-            m->retry_at_ms[i] = db_now_ms() + DB_RETRY_MS;
+            m->retry_at_ms[i] = tl_clock_ms() + DB_RETRY_MS;
             continue;
         }
         m->h = h;
@@ -292,7 +292,7 @@ static enum tl_err db_maria_connect_hosts(struct db *db)
             char where[300];
             db_maria_where(db, i, where, sizeof where);
             log_warn("db: mariadb: failed over to %s", where);
-            m->home_at_ms = db_now_ms() + DB_HOME_RETRY_MS;
+            m->home_at_ms = tl_clock_ms() + DB_HOME_RETRY_MS;
         }
         return TL_OK;
     }
@@ -378,7 +378,7 @@ static bool db_maria_check_node(struct db *db, MYSQL *h, const char *where)
 static void db_maria_go_home(struct db *db)
 {
     struct db_maria *m = db->maria;
-    m->home_at_ms = db_now_ms() + DB_HOME_RETRY_MS;
+    m->home_at_ms = tl_clock_ms() + DB_HOME_RETRY_MS;
     MYSQL *h = db_maria_open(db, db->home);
     if (!h)
         return;
@@ -654,7 +654,7 @@ static enum tl_err db_maria_failed(struct db *db, const char *sql, const struct 
         /* Galera: "WSREP has not yet prepared node for application use" (the
          * node left the primary component or is not synced). Nothing ran:
          * try another node, and leave this one alone for a while. */
-        db->maria->retry_at_ms[db->maria->cur] = db_now_ms() + DB_RETRY_MS;
+        db->maria->retry_at_ms[db->maria->cur] = tl_clock_ms() + DB_RETRY_MS;
         *retry = !db->in_tx;
         db_maria_drop(db);
         log_warn("db: mariadb: \"%.*s\": %s (%u); trying another node", DB_LOG_SQL_MAX, sql, f->msg,
@@ -662,7 +662,7 @@ static enum tl_err db_maria_failed(struct db *db, const char *sql, const struct 
         return TL_EUNAVAIL;
     }
     if (db_maria_is_lost(f->code)) {
-        bool timed_out = db_now_ms() - t0 >= (int64_t)db_maria_timeout_s(db) * 1000 - 100;
+        bool timed_out = tl_clock_ms() - t0 >= (int64_t)db_maria_timeout_s(db) * 1000 - 100;
         *retry = !timed_out && !db->in_tx && !f->maybe_applied;
         db_maria_drop(db);
         if (*retry)
@@ -725,7 +725,7 @@ static unsigned db_maria_random(void)
     static pid_t seed_pid;
     if (seed_pid != getpid()) {
         seed_pid = getpid();
-        seed = (unsigned)seed_pid * 2654435761u ^ (unsigned)db_now_ms();
+        seed = (unsigned)seed_pid * 2654435761u ^ (unsigned)tl_clock_ms();
     }
     return (unsigned)rand_r(&seed);
 }

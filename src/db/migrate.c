@@ -411,7 +411,7 @@ static enum tl_err mig_lock(struct db *db, bool take, struct tl_diag *d)
         long long r = 0;
         return db_query(db, "SELECT RELEASE_LOCK(?)", name, 1, mig_count_row, &r);
     }
-    int64_t until = db_now_ms() + MIG_LOCK_WAIT_MS;
+    int64_t until = tl_clock_ms() + MIG_LOCK_WAIT_MS;
     for (;;) {
         long long got = 0;
         enum tl_err e = db_query(db, "SELECT GET_LOCK(?, 0)", name, 1, mig_count_row, &got);
@@ -421,7 +421,7 @@ static enum tl_err mig_lock(struct db *db, bool take, struct tl_diag *d)
         }
         if (got == 1)
             return TL_OK;
-        if (db_now_ms() > until) {
+        if (tl_clock_ms() > until) {
             tl_diag_set(d, NULL, 0, 0, "another migration holds the lock \"tasklist.migrate\"");
             return TL_EAGAIN;
         }

@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../err.h"
+#include "../base/err.h"
 #include "db.h"
 
 /* Latest version found in dir (0 when none). */

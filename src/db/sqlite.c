@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../server/log.h"
+#include "../base/log.h"
 #include "internal.h"
 
 #define DB_SQLITE_COLS_INLINE 16

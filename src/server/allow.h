@@ -10,7 +10,7 @@
 
 #include <stdbool.h>
 
-#include "str.h"
+#include "../base/str.h"
 
 /* NULL when every entry of list parses; otherwise the first bad entry (in a
  * static buffer, overwritten by the next call). An empty list is valid and

@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
-#include "../err.h"
+#include "../base/err.h"
 
 #define SRV_CLIENTS_MAX 32
 

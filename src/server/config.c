@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "../base/log.h"
 #include "paths.h"
 #include "allow.h"
 

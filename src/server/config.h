@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "../err.h"
+#include "../base/err.h"
 
 #define CFG_PATH_MAX 1024
 #define CFG_DEFAULT_SECRET "change-me"

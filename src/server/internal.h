@@ -15,13 +15,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "arena.h"
+#include "../base/clock.h"
+#include "../base/arena.h"
 #include "clients.h"
 #include "config.h"
 #include "metrics.h"
 #include "request.h"
 #include "server.h"
-#include "strbuf.h"
+#include "../base/strbuf.h"
 
 enum srv_slot_state {
     SRV_SLOT_FREE = 0,
@@ -107,8 +108,6 @@ struct srv_worker {
     struct srv_clients clients;   /* [server] allowed_clients, parsed after fork */
 };
 
-/* Monotonic clock in milliseconds (vDSO, no syscall). */
-int64_t srv_now_ms(void);
 
 /* Open the listen socket described by c->listen (see config.h). 0, or -1
  * after logging why (address in use, a live server on the socket path,

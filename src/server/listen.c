@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "log.h"
+#include "../base/log.h"
 
 #define SRV_BACKLOG 1024
 

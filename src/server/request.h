@@ -13,8 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "arena.h"
-#include "str.h"
+#include "../base/arena.h"
+#include "../base/str.h"
 
 /* Bit flags, so a route can allow several. */
 enum http_method {

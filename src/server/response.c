@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "log.h"
+#include "../base/log.h"
 
 #define RESP_SECURITY_HEADERS                                                  \
     "X-Content-Type-Options: nosniff\r\n"                                      \

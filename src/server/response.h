@@ -12,9 +12,9 @@
 
 #include <stdbool.h>
 
-#include "arena.h"
-#include "str.h"
-#include "strbuf.h"
+#include "../base/arena.h"
+#include "../base/str.h"
+#include "../base/strbuf.h"
 
 struct resp {
     int status;                 /* default 200 */

@@ -11,10 +11,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../err.h"
+#include "../base/err.h"
 #include "request.h"
 #include "response.h"
-#include "strbuf.h"
+#include "../base/strbuf.h"
 
 typedef enum tl_err (*route_fn)(struct req *r, struct resp *w);
 

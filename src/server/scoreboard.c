@@ -11,19 +11,12 @@
 #include <time.h>
 
 #include "internal.h"
-#include "log.h"
+#include "../base/log.h"
 
 static const char *const srv_state_names[] = {
     [SRV_SLOT_FREE] = "free",       [SRV_SLOT_STARTING] = "starting", [SRV_SLOT_IDLE] = "idle",
     [SRV_SLOT_BUSY] = "busy",       [SRV_SLOT_EXITING] = "exiting",
 };
-
-int64_t srv_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct srv_board *srv_board_new(unsigned n_slots)
 {
@@ -35,7 +28,7 @@ struct srv_board *srv_board_new(unsigned n_slots)
     }
     struct srv_board *b = p;   /* anonymous mappings are zero-filled */
     b->n_slots = n_slots;
-    b->started_ms = srv_now_ms();
+    b->started_ms = tl_clock_ms();
     return b;
 }
 
@@ -47,7 +40,7 @@ void srv_board_free(struct srv_board *b)
 
 void srv_board_json(const struct srv_board *b, struct strbuf *out)
 {
-    int64_t now = srv_now_ms();
+    int64_t now = tl_clock_ms();
     unsigned idle = 0, busy = 0;
     for (unsigned i = 0; i < b->n_slots; i++) {
         unsigned st = __atomic_load_n(&b->slots[i].state, __ATOMIC_RELAXED);

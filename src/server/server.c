@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "log.h"
+#include "../base/log.h"
 
 #define SRV_SLOTS 576                 /* 2 generations of 256 workers + spares */
 #define SRV_TICK_MS 200
@@ -194,7 +194,7 @@ static void srv_loop(struct srv_master *m)
         if (m->is_stopping) {
             if (srv_count(m, false) == 0)
                 return;
-            if (srv_now_ms() > m->stop_deadline_ms) {
+            if (tl_clock_ms() > m->stop_deadline_ms) {
                 log_warn("master: shutdown_timeout_s (%u) reached; killing %u workers",
                          m->cfg.shutdown_timeout_s, srv_count(m, false));
                 srv_signal_workers(m, SIGKILL, false);
@@ -220,7 +220,7 @@ static void srv_on_signal(struct srv_master *m, int sig)
         log_info("master: %s: stopping (in-flight requests finish, at most %u s)",
                  strsignal(sig), m->cfg.shutdown_timeout_s);
         m->is_stopping = true;
-        m->stop_deadline_ms = srv_now_ms() + (int64_t)m->cfg.shutdown_timeout_s * 1000;
+        m->stop_deadline_ms = tl_clock_ms() + (int64_t)m->cfg.shutdown_timeout_s * 1000;
         srv_signal_workers(m, SIGTERM, false);
         break;
     case SIGHUP:
@@ -284,7 +284,7 @@ static void srv_reload(struct srv_master *m)
     m->generation++;
     m->board->generation = m->generation;
     m->has_retiring = true;
-    m->retire_deadline_ms = srv_now_ms() + SRV_READY_WAIT_MS;
+    m->retire_deadline_ms = tl_clock_ms() + SRV_READY_WAIT_MS;
     m->fast_crashes = 0;
     m->respawn_after_ms = 0;
     srv_spawn_missing(m);
@@ -304,7 +304,7 @@ static void srv_reap(struct srv_master *m)
             continue;
         bool is_current = s->generation == m->generation && !m->is_stopping;
         bool is_clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-        int64_t age = srv_now_ms() - s->started_ms;
+        int64_t age = tl_clock_ms() - s->started_ms;
         if (s->state == SRV_SLOT_BUSY)
             __atomic_sub_fetch(&m->board->active, 1, __ATOMIC_RELAXED);
         memset(s, 0, sizeof *s);
@@ -329,7 +329,7 @@ static void srv_reap(struct srv_master *m)
             int64_t delay = 1000LL << (m->fast_crashes - SRV_BRAKE_AFTER < 5 ? m->fast_crashes - SRV_BRAKE_AFTER : 5);
             if (delay > SRV_BRAKE_MAX_MS)
                 delay = SRV_BRAKE_MAX_MS;
-            m->respawn_after_ms = srv_now_ms() + delay;
+            m->respawn_after_ms = tl_clock_ms() + delay;
             log_error("master: crash loop: %u workers died within %d ms of starting; "
                       "next respawn in %lld ms", m->fast_crashes, SRV_FAST_CRASH_MS,
                       (long long)delay);
@@ -339,7 +339,7 @@ static void srv_reap(struct srv_master *m)
 
 static void srv_spawn_missing(struct srv_master *m)
 {
-    if (srv_now_ms() < m->respawn_after_ms)
+    if (tl_clock_ms() < m->respawn_after_ms)
         return;
     unsigned have = srv_count(m, true);
     for (unsigned i = 0; i < m->board->n_slots && have < m->want; i++) {
@@ -361,7 +361,7 @@ static void srv_spawn(struct srv_master *m, struct srv_slot *s)
     s->generation = m->generation;
     s->state = SRV_SLOT_STARTING;
     s->requests = 0;
-    s->started_ms = srv_now_ms();
+    s->started_ms = tl_clock_ms();
     pid_t pid = fork();
     if (pid < 0) {
         log_error("master: fork: %s", strerror(errno));
@@ -396,7 +396,7 @@ static void srv_retire_old(struct srv_master *m)
             (st == SRV_SLOT_IDLE || st == SRV_SLOT_BUSY))
             ready++;
     }
-    if (ready < m->want && srv_now_ms() < m->retire_deadline_ms)
+    if (ready < m->want && tl_clock_ms() < m->retire_deadline_ms)
         return;
     if (ready < m->want)
         log_warn("master: generation %u not fully ready (%u of %u); retiring the old one anyway",
@@ -409,7 +409,7 @@ static void srv_check_timeouts(struct srv_master *m)
 {
     if (!m->cfg.request_timeout_s)
         return;
-    int64_t now = srv_now_ms(), limit = (int64_t)m->cfg.request_timeout_s * 1000;
+    int64_t now = tl_clock_ms(), limit = (int64_t)m->cfg.request_timeout_s * 1000;
     for (unsigned i = 0; i < m->board->n_slots; i++) {
         struct srv_slot *s = &m->board->slots[i];
         if (!s->pid || __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SRV_SLOT_BUSY)

@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "log.h"
+#include "../base/log.h"
 #include "response.h"
 #include "router.h"
 
@@ -106,7 +106,7 @@ void srv_worker_main(struct srv_worker *w)
      * with -1 that accept fails and FCGX_Accept_r returns. We accept. */
     FCGX_Request fr;
     FCGX_InitRequest(&fr, -1, 0);
-    w->slot->started_ms = srv_now_ms();
+    w->slot->started_ms = tl_clock_ms();
     __atomic_store_n(&w->slot->state, SRV_SLOT_IDLE, __ATOMIC_RELEASE);
 
     uint64_t served = 0;
@@ -288,7 +288,7 @@ static int srv_worker_accept(struct srv_worker *w, int epfd, const sigset_t *wai
 static void srv_worker_begin(struct srv_worker *w)
 {
     struct srv_board *b = w->board;
-    w->slot->req_start_ms = srv_now_ms();
+    w->slot->req_start_ms = tl_clock_ms();
     srv_metrics_begin();
     __atomic_store_n(&w->slot->state, SRV_SLOT_BUSY, __ATOMIC_RELEASE);
     __atomic_add_fetch(&b->accepted, 1, __ATOMIC_RELAXED);
@@ -305,7 +305,7 @@ static void srv_worker_end(struct srv_worker *w, const struct req *r, int status
     __atomic_sub_fetch(&w->board->active, 1, __ATOMIC_RELAXED);
     w->slot->requests++;
     srv_metrics_record(w, r, status);
-    int64_t ms = srv_now_ms() - w->slot->req_start_ms;
+    int64_t ms = tl_clock_ms() - w->slot->req_start_ms;
     if (w->cfg->slow_request_ms && ms >= (int64_t)w->cfg->slow_request_ms) {
         __atomic_add_fetch(&w->board->slow_requests, 1, __ATOMIC_RELAXED);
         char mb[LOG_CLIENT_BUF], pb[LOG_CLIENT_BUF];

@@ -14,10 +14,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../err.h"
-#include "../server/arena.h"
-#include "../server/str.h"
-#include "../server/strbuf.h"
+#include "../base/err.h"
+#include "../base/arena.h"
+#include "../base/str.h"
+#include "../base/strbuf.h"
 
 enum tpl_type {
     TPL_NONE,

@@ -17,8 +17,8 @@
 
 #include "app/internal.h"
 #include "db/migrate.h"
-#include "server/arena.h"
-#include "server/log.h"
+#include "base/arena.h"
+#include "base/log.h"
 
 #include "../lib/check.h"
 

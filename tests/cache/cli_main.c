@@ -24,7 +24,7 @@
 
 #include "cache/client.h"
 #include "cli/cli.h"
-#include "server/arena.h"
+#include "base/arena.h"
 #include "server/config.h"
 #include "test_util.h"
 

@@ -16,8 +16,8 @@
 
 #include "cache/cached.h"
 #include "cache/client.h"
-#include "server/arena.h"
-#include "server/log.h"
+#include "base/arena.h"
+#include "base/log.h"
 #include "test_util.h"
 
 static struct tmock t_m;

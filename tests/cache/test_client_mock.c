@@ -14,8 +14,8 @@
 
 #include "cache/client.h"
 #include "cache/client_internal.h"
-#include "server/arena.h"
-#include "server/log.h"
+#include "base/arena.h"
+#include "base/log.h"
 #include "test_util.h"
 
 static const char *mock_path;

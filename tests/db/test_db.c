@@ -24,7 +24,7 @@
 #include "db/db.h"
 #include "cli/cli.h"
 #include "db/migrate.h"
-#include "server/arena.h"
+#include "base/arena.h"
 #include "server/config.h"
 
 #include "../lib/check.h"

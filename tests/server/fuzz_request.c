@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/log.h"
+#include "base/log.h"
 #include "server/request.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "server/config.h"
-#include "server/log.h"
+#include "base/log.h"
 #include "server/server.h"
 
 struct pool_state {

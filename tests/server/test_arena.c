@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/arena.h"
+#include "base/arena.h"
 
 #include "../lib/check.h"
 

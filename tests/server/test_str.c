@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "server/str.h"
+#include "base/str.h"
 
 #include "../lib/check.h"
 

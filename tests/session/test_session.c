@@ -15,7 +15,7 @@
 #include "cache/session.h"
 #include "cache/session_internal.h"
 #include "server/config.h"
-#include "server/log.h"
+#include "base/log.h"
 
 #include "../lib/check.h"
 

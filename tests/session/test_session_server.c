@@ -30,7 +30,7 @@
 #include "cache/client.h"
 #include "cache/session.h"
 #include "server/config.h"
-#include "server/log.h"
+#include "base/log.h"
 
 #include "../lib/check.h"
 

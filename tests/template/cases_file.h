@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "server/arena.h"
+#include "base/arena.h"
 #include "template/template.h"
 
 #define TC_TEMPLATES_MAX 8

@@ -1,5 +1,5 @@
 /*
- * server/utf8.h - code points out of UTF-8 text, and the few Unicode classes
+ * base/utf8.h - code points out of UTF-8 text, and the few Unicode classes
  *   the server and the app must recognise without ICU.
  * Owns: utf8_next (one code point, or -1 for a malformed byte), and the
  *   classes: controls (C0, DEL, C1), Unicode spaces (Zs, plus the line and

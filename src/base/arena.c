@@ -1,5 +1,5 @@
 /*
- * server/arena.c - the per-request bump allocator of arena.h.
+ * base/arena.c - the per-request bump allocator of arena.h.
  * A chain of blocks; the first is kept across resets so a steady-state
  * request costs no malloc at all. Big allocations and cleanups are lists
  * whose nodes live in the arena itself. A test hook (arena_fail_after)

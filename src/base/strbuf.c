@@ -1,5 +1,5 @@
 /*
- * server/strbuf.c - the arena-backed growable buffer of strbuf.h.
+ * base/strbuf.c - the arena-backed growable buffer of strbuf.h.
  * Growth doubles the capacity and, when the buffer is the arena's latest
  * allocation, extends it in place (arena_realloc), so streaming a page into
  * one buffer does not copy it again and again.

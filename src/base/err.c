@@ -1,5 +1,5 @@
 /*
- * err.c - text for enum tl_err, generated from the same X-macro as the enum.
+ * base/err.c - text for enum tl_err, generated from the same X-macro as the enum.
  */
 #include "err.h"
 

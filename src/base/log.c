@@ -1,5 +1,5 @@
 /*
- * server/log.c - the event log of log.h. Lines are formatted into a stack
+ * base/log.c - the event log of log.h. Lines are formatted into a stack
  * buffer and written with one write(2); long messages are truncated.
  * Also the rate limit of refused-request lines and the escaping of client
  * bytes (log_refused, log_client).

@@ -1,5 +1,5 @@
 /*
- * server/strbuf.h - growable byte buffer backed by an arena.
+ * base/strbuf.h - growable byte buffer backed by an arena.
  * Owns: nothing beyond its arena memory; valid until the arena is reset.
  * Invariants: p[len] == '\0' whenever cap > 0 (handy for C APIs);
  *   on out of memory the buffer stays as it was and sb->oom is set, so

@@ -1,5 +1,5 @@
 /*
- * server/log.h - one-line event log: "2026-11-26T23:59:01Z info 1234 message".
+ * base/log.h - one-line event log: "2026-11-26T23:59:01Z info 1234 message".
  * Owns: the log fd (stderr or a configured file), the level threshold, the
  *   rate limit of refused-request lines, the escaping of client bytes.
  * Invariants: one write(2) per line, so lines from several workers sharing

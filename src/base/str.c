@@ -1,5 +1,5 @@
 /*
- * server/str.c - the out-of-line helpers of str.h: case-insensitive compare,
+ * base/str.c - the out-of-line helpers of str.h: case-insensitive compare,
  * UTF-8 validation, strict id parsing. Pure functions, any process.
  */
 #include "str.h"

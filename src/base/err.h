@@ -1,5 +1,5 @@
 /*
- * err.h - the one error type of tasklist.
+ * base/err.h - the one error type of tasklist.
  * Owns: enum tl_err and tl_strerror(). Every module returns these codes and
  * converts library codes (errno, libmemcached, MariaDB, SQLite) at its boundary,
  * logging the library's own message there.

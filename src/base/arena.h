@@ -1,5 +1,5 @@
 /*
- * server/arena.h - per-request bump allocator.
+ * base/arena.h - per-request bump allocator.
  * Owns: memory handed out until arena_reset(); cleanups registered with
  *   arena_on_reset() (database statements, results) run at reset, newest first.
  * Invariants: nothing allocated from an arena is ever free()d individually.

@@ -1,5 +1,5 @@
 /*
- * server/utf8.c - utf8_next and the code-point classes of utf8.h.
+ * base/utf8.c - utf8_next and the code-point classes of utf8.h.
  * The tables are Unicode 15.1's Zs and Cf, written out by hand (no ICU: the
  * app only needs to know what is invisible or reorders text).
  */

@@ -1,5 +1,5 @@
 /*
- * server/str.h - length-carrying string slices.
+ * base/str.h - length-carrying string slices.
  * Owns: struct str and a few inline helpers. A str never owns its bytes:
  *   whoever made it (arena, config, a literal) keeps them alive.
  * Invariants: p may be NULL only when len == 0; bytes need not be NUL-terminated.
