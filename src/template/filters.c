@@ -25,12 +25,12 @@ TEST(integer); TEST(number); TEST(string); TEST(mapping); TEST(iterable); TEST(s
 TEST(even); TEST(odd); TEST(divisibleby); TEST(in); TEST(eq); TEST(ne); TEST(lt); TEST(le);
 TEST(gt); TEST(ge);
 
-static struct tpl_value same_kind(const struct tpl_value *like, struct str s);
-static struct str case_map(struct arena *a, struct str s, bool upper, bool capitalize);
-static bool items_of(struct tpl_rctx *r, const struct tpl_expr *e, const struct tpl_value *v,
+static struct tpl_value tpl_filter_same_kind(const struct tpl_value *like, struct str s);
+static struct str tpl_filter_case_map(struct arena *a, struct str s, bool upper, bool capitalize);
+static bool tpl_filter_items_of(struct tpl_rctx *r, const struct tpl_expr *e, const struct tpl_value *v,
                      struct tpl_value **items, size_t *n);
-static bool parse_py_int(struct str s, int base, long long *out);
-static enum tl_err order_test(struct tpl_rctx *r, const struct tpl_expr *e,
+static bool tpl_filter_parse_py_int(struct str s, int base, long long *out);
+static enum tl_err tpl_filter_order_test(struct tpl_rctx *r, const struct tpl_expr *e,
                               const struct tpl_value *x, const struct tpl_value *y, int *cmp);
 
 static const char *const p_none[] = { NULL };
@@ -149,19 +149,19 @@ FILTER(default)
 
 FILTER(lower)
 {
-    *out = same_kind(in, case_map(r->a, tpl_to_str(r->a, in), false, false));
+    *out = tpl_filter_same_kind(in, tpl_filter_case_map(r->a, tpl_to_str(r->a, in), false, false));
     return TL_OK;
 }
 
 FILTER(upper)
 {
-    *out = same_kind(in, case_map(r->a, tpl_to_str(r->a, in), true, false));
+    *out = tpl_filter_same_kind(in, tpl_filter_case_map(r->a, tpl_to_str(r->a, in), true, false));
     return TL_OK;
 }
 
 FILTER(capitalize)
 {
-    *out = same_kind(in, case_map(r->a, tpl_to_str(r->a, in), false, true));
+    *out = tpl_filter_same_kind(in, tpl_filter_case_map(r->a, tpl_to_str(r->a, in), false, true));
     return TL_OK;
 }
 
@@ -184,7 +184,7 @@ FILTER(trim)
         while (end > b && chars.len && memchr(chars.p, s.p[end - 1], chars.len))
             end--;
     }
-    *out = same_kind(in, (struct str){ s.p + b, end - b });
+    *out = tpl_filter_same_kind(in, (struct str){ s.p + b, end - b });
     return TL_OK;
 }
 
@@ -206,7 +206,7 @@ FILTER(int)
         v = in->u.i;
     else if (in->type == TPL_BOOL)
         v = in->u.b;
-    else if (tpl_is_text(in) && !parse_py_int(in->u.s, (int)base, &v))
+    else if (tpl_is_text(in) && !tpl_filter_parse_py_int(in->u.s, (int)base, &v))
         v = def;
     *out = tpl_int(v);
     return TL_OK;
@@ -216,7 +216,7 @@ FILTER(join)
 {
     struct tpl_value *items;
     size_t n;
-    if (!items_of(r, e, in, &items, &n))
+    if (!tpl_filter_items_of(r, e, in, &items, &n))
         return TL_EINVAL;
     struct tpl_value sep = args[0].type == TPL_MISSING ? tpl_str(STR("")) : args[0];
     bool markup = false;
@@ -253,7 +253,7 @@ FILTER(first)
 {
     struct tpl_value *items;
     size_t n;
-    if (!items_of(r, e, in, &items, &n))
+    if (!tpl_filter_items_of(r, e, in, &items, &n))
         return TL_EINVAL;
     *out = n ? items[0] : (struct tpl_value){ .type = TPL_UNDEF, .u.s = STR("first") };
     return TL_OK;
@@ -263,7 +263,7 @@ FILTER(last)
 {
     struct tpl_value *items;
     size_t n;
-    if (!items_of(r, e, in, &items, &n))
+    if (!tpl_filter_items_of(r, e, in, &items, &n))
         return TL_EINVAL;
     *out = n ? items[n - 1] : (struct tpl_value){ .type = TPL_UNDEF, .u.s = STR("last") };
     return TL_OK;
@@ -273,7 +273,7 @@ FILTER(list)
 {
     struct tpl_value *items;
     size_t n;
-    if (!items_of(r, e, in, &items, &n))
+    if (!tpl_filter_items_of(r, e, in, &items, &n))
         return TL_EINVAL;
     *out = tpl_list(items, n);
     return TL_OK;
@@ -364,7 +364,7 @@ TEST(sequence)
     return TL_OK;
 }
 
-static enum tl_err divisible(struct tpl_rctx *r, const struct tpl_expr *e,
+static enum tl_err tpl_filter_divisible(struct tpl_rctx *r, const struct tpl_expr *e,
                              const struct tpl_value *in, long long by, bool *out)
 {
     if (in->type != TPL_INT && in->type != TPL_BOOL)
@@ -377,11 +377,11 @@ static enum tl_err divisible(struct tpl_rctx *r, const struct tpl_expr *e,
     return TL_OK;
 }
 
-TEST(even) { return divisible(r, e, in, 2, out); }
+TEST(even) { return tpl_filter_divisible(r, e, in, 2, out); }
 
 TEST(odd)
 {
-    enum tl_err err = divisible(r, e, in, 2, out);
+    enum tl_err err = tpl_filter_divisible(r, e, in, 2, out);
     *out = !*out;
     return err;
 }
@@ -390,7 +390,7 @@ TEST(divisibleby)
 {
     if (args[0].type != TPL_INT)
         return tpl_rt_error(r, e->line, e->col, "divisibleby needs an integer");
-    return divisible(r, e, in, args[0].u.i, out);
+    return tpl_filter_divisible(r, e, in, args[0].u.i, out);
 }
 
 TEST(in)
@@ -423,7 +423,7 @@ TEST(ne) { *out = !tpl_equal(in, &args[0]); return TL_OK; }
 TEST(lt)
 {
     int c;
-    enum tl_err err = order_test(r, e, in, &args[0], &c);
+    enum tl_err err = tpl_filter_order_test(r, e, in, &args[0], &c);
     *out = c < 0;
     return err;
 }
@@ -431,7 +431,7 @@ TEST(lt)
 TEST(le)
 {
     int c;
-    enum tl_err err = order_test(r, e, in, &args[0], &c);
+    enum tl_err err = tpl_filter_order_test(r, e, in, &args[0], &c);
     *out = c <= 0;
     return err;
 }
@@ -439,7 +439,7 @@ TEST(le)
 TEST(gt)
 {
     int c;
-    enum tl_err err = order_test(r, e, in, &args[0], &c);
+    enum tl_err err = tpl_filter_order_test(r, e, in, &args[0], &c);
     *out = c > 0;
     return err;
 }
@@ -447,14 +447,14 @@ TEST(gt)
 TEST(ge)
 {
     int c;
-    enum tl_err err = order_test(r, e, in, &args[0], &c);
+    enum tl_err err = tpl_filter_order_test(r, e, in, &args[0], &c);
     *out = c >= 0;
     return err;
 }
 
 /* ---- helpers ---- */
 
-static enum tl_err order_test(struct tpl_rctx *r, const struct tpl_expr *e,
+static enum tl_err tpl_filter_order_test(struct tpl_rctx *r, const struct tpl_expr *e,
                               const struct tpl_value *x, const struct tpl_value *y, int *cmp)
 {
     *cmp = 0;
@@ -465,14 +465,14 @@ static enum tl_err order_test(struct tpl_rctx *r, const struct tpl_expr *e,
 }
 
 /* Markup stays Markup through string methods, as markupsafe does. */
-static struct tpl_value same_kind(const struct tpl_value *like, struct str s)
+static struct tpl_value tpl_filter_same_kind(const struct tpl_value *like, struct str s)
 {
     return like->type == TPL_SAFE ? tpl_safe(s) : tpl_str(s);
 }
 
 /* Items of an iterable as Python iterates them: list items, string
  * characters, map keys; Undefined is empty. */
-static bool items_of(struct tpl_rctx *r, const struct tpl_expr *e, const struct tpl_value *v,
+static bool tpl_filter_items_of(struct tpl_rctx *r, const struct tpl_expr *e, const struct tpl_value *v,
                      struct tpl_value **items, size_t *n)
 {
     if (v->type == TPL_LIST) {
@@ -501,7 +501,7 @@ static bool items_of(struct tpl_rctx *r, const struct tpl_expr *e, const struct 
                 size_t len = 1;
                 while (i + len < v->u.s.len && ((unsigned char)v->u.s.p[i + len] & 0xC0) == 0x80)
                     len++;
-                it[k++] = same_kind(v, (struct str){ v->u.s.p + i, len });
+                it[k++] = tpl_filter_same_kind(v, (struct str){ v->u.s.p + i, len });
                 i += len;
             }
         }
@@ -513,7 +513,7 @@ static bool items_of(struct tpl_rctx *r, const struct tpl_expr *e, const struct 
     return false;
 }
 
-static unsigned long cp_map(unsigned long c, bool upper)
+static unsigned long tpl_filter_cp_map(unsigned long c, bool upper)
 {
     if (upper) {
         if ((c >= 'a' && c <= 'z') || (c >= 0xE0 && c <= 0xFE && c != 0xF7) ||
@@ -547,7 +547,7 @@ static unsigned long cp_map(unsigned long c, bool upper)
 
 /* Case mapping for ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic
  * (the scripts task names use); other characters pass through. */
-static struct str case_map(struct arena *a, struct str s, bool upper, bool capitalize)
+static struct str tpl_filter_case_map(struct arena *a, struct str s, bool upper, bool capitalize)
 {
     char *p = arena_alloc(a, s.len * 2 + 1); /* "ß" -> "SS" is the only growth */
     if (!p)
@@ -571,7 +571,7 @@ static struct str case_map(struct arena *a, struct str s, bool upper, bool capit
             p[n++] = 'S';
             p[n++] = capitalize ? 's' : 'S';
         } else {
-            unsigned long m = cp_map(cp, up);
+            unsigned long m = tpl_filter_cp_map(cp, up);
             if (m < 0x80) {
                 p[n++] = (char)m;
             } else {
@@ -588,7 +588,7 @@ static struct str case_map(struct arena *a, struct str s, bool upper, bool capit
 /* Python's int(s, base), then int(float(s)) for base 10, as Jinja2's int
  * filter tries them: surrounding whitespace, a sign, "_" between digits, and
  * for base 16/8/2 the matching 0x/0o/0b prefix. False when neither parses. */
-static bool parse_py_int(struct str s, int base, long long *out)
+static bool tpl_filter_parse_py_int(struct str s, int base, long long *out)
 {
     size_t b = 0, e = s.len, n;
     while (b < e && tpl_is_space_at(s, b, &n))

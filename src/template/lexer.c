@@ -26,21 +26,21 @@ struct tpl_lexer {
     size_t n_brackets;
 };
 
-static bool lx_push(struct tpl_lexer *lx, enum tpl_tok type, unsigned line, unsigned col,
+static bool tpl_lx_push(struct tpl_lexer *lx, enum tpl_tok type, unsigned line, unsigned col,
                     struct str s, long long i);
-static void lx_advance(struct tpl_lexer *lx, size_t n);
-static bool lx_fail(struct tpl_lexer *lx, unsigned line, unsigned col, const char *fmt, ...)
+static void tpl_lx_advance(struct tpl_lexer *lx, size_t n);
+static bool tpl_lx_fail(struct tpl_lexer *lx, unsigned line, unsigned col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static bool lx_text(struct tpl_lexer *lx);
-static bool lx_tag(struct tpl_lexer *lx, bool is_block);
-static bool lx_raw(struct tpl_lexer *lx, size_t raw_end);
-static size_t lx_match_raw_tag(struct str s, size_t at, const char *word, bool *strip_before,
+static bool tpl_lx_text(struct tpl_lexer *lx);
+static bool tpl_lx_tag(struct tpl_lexer *lx, bool is_block);
+static bool tpl_lx_raw(struct tpl_lexer *lx, size_t raw_end);
+static size_t tpl_lx_match_raw_tag(struct str s, size_t at, const char *word, bool *strip_before,
                                bool *strip_after);
-static bool lx_string(struct tpl_lexer *lx);
-static bool lx_number(struct tpl_lexer *lx);
-static bool lx_operator(struct tpl_lexer *lx);
-static void lx_skip_space(struct tpl_lexer *lx);
-static void utf8_put(char *buf, size_t *n, unsigned long cp);
+static bool tpl_lx_string(struct tpl_lexer *lx);
+static bool tpl_lx_number(struct tpl_lexer *lx);
+static bool tpl_lx_operator(struct tpl_lexer *lx);
+static void tpl_lx_skip_space(struct tpl_lexer *lx);
+static void tpl_lx_utf8_put(char *buf, size_t *n, unsigned long cp);
 
 struct str tpl_normalize_source(struct arena *a, struct str src)
 {
@@ -69,14 +69,14 @@ bool tpl_lex(const char *name, struct str src, struct arena *a, struct tpl_token
     struct tpl_lexer lx = { .name = name, .src = src, .line = 1, .col = 1, .a = a, .out = out,
                             .d = d };
     while (lx.pos < src.len) {
-        if (!lx_text(&lx))
+        if (!tpl_lx_text(&lx))
             return false;
     }
-    return lx_push(&lx, TK_EOF, lx.line, lx.col, STR_NULL, 0);
+    return tpl_lx_push(&lx, TK_EOF, lx.line, lx.col, STR_NULL, 0);
 }
 
 /* Text up to the next tag, then the tag itself. */
-static bool lx_text(struct tpl_lexer *lx)
+static bool tpl_lx_text(struct tpl_lexer *lx)
 {
     struct str s = lx->src;
     size_t k = lx->pos;
@@ -90,7 +90,7 @@ static bool lx_text(struct tpl_lexer *lx)
     size_t raw_end = 0;
     bool raw_strip = false, dummy;
     if (k < s.len && s.p[k + 1] == '%') {
-        raw_end = lx_match_raw_tag(s, k, "raw", &raw_strip, &dummy);
+        raw_end = tpl_lx_match_raw_tag(s, k, "raw", &raw_strip, &dummy);
         if (raw_end)
             strip = raw_strip;
     }
@@ -100,13 +100,13 @@ static bool lx_text(struct tpl_lexer *lx)
             end -= n;
     }
     if (end > lx->pos &&
-        !lx_push(lx, TK_TEXT, lx->line, lx->col, (struct str){ s.p + lx->pos, end - lx->pos }, 0))
+        !tpl_lx_push(lx, TK_TEXT, lx->line, lx->col, (struct str){ s.p + lx->pos, end - lx->pos }, 0))
         return false;
-    lx_advance(lx, k - lx->pos);
+    tpl_lx_advance(lx, k - lx->pos);
     if (k >= s.len)
         return true;
     if (raw_end)
-        return lx_raw(lx, raw_end);
+        return tpl_lx_raw(lx, raw_end);
     char kind = s.p[k + 1];
     if (kind == '#') {
         unsigned line = lx->line, col = lx->col;
@@ -114,32 +114,32 @@ static bool lx_text(struct tpl_lexer *lx)
         while (j + 1 < s.len && !(s.p[j] == '#' && s.p[j + 1] == '}'))
             j++;
         if (j + 1 >= s.len)
-            return lx_fail(lx, line, col, "unclosed comment, expected \"#}\"");
+            return tpl_lx_fail(lx, line, col, "unclosed comment, expected \"#}\"");
         size_t body = k + 2 + (s.p[k + 2] == '-' || s.p[k + 2] == '+');
         bool strip_after = j > body && s.p[j - 1] == '-';
-        lx_advance(lx, j + 2 - k);
+        tpl_lx_advance(lx, j + 2 - k);
         if (strip_after)
-            lx_skip_space(lx);
+            tpl_lx_skip_space(lx);
         return true;
     }
-    return lx_tag(lx, kind == '%');
+    return tpl_lx_tag(lx, kind == '%');
 }
 
 /* {{ ... }} or {% ... %}: the begin token, expression tokens, the end token. */
-static bool lx_tag(struct tpl_lexer *lx, bool is_block)
+static bool tpl_lx_tag(struct tpl_lexer *lx, bool is_block)
 {
     struct str s = lx->src;
-    if (!lx_push(lx, is_block ? TK_BLOCK_BEGIN : TK_VAR_BEGIN, lx->line, lx->col, STR_NULL, 0))
+    if (!tpl_lx_push(lx, is_block ? TK_BLOCK_BEGIN : TK_VAR_BEGIN, lx->line, lx->col, STR_NULL, 0))
         return false;
-    lx_advance(lx, 2);
+    tpl_lx_advance(lx, 2);
     if (lx->pos < s.len && (s.p[lx->pos] == '-' || s.p[lx->pos] == '+'))
-        lx_advance(lx, 1);
+        tpl_lx_advance(lx, 1);
     lx->n_brackets = 0;
     char close = is_block ? '%' : '}';
     for (;;) {
-        lx_skip_space(lx);
+        tpl_lx_skip_space(lx);
         if (lx->pos >= s.len)
-            return lx_push(lx, TK_EOF, lx->line, lx->col, STR_NULL, 0);
+            return tpl_lx_push(lx, TK_EOF, lx->line, lx->col, STR_NULL, 0);
         const char *p = s.p + lx->pos;
         size_t left = s.len - lx->pos;
         if (lx->n_brackets == 0) {
@@ -151,12 +151,12 @@ static bool lx_tag(struct tpl_lexer *lx, bool is_block)
                      p[2] == '}')
                 m = 3, strip = p[0] == '-';
             if (m) {
-                if (!lx_push(lx, is_block ? TK_BLOCK_END : TK_VAR_END, lx->line, lx->col,
+                if (!tpl_lx_push(lx, is_block ? TK_BLOCK_END : TK_VAR_END, lx->line, lx->col,
                              STR_NULL, 0))
                     return false;
-                lx_advance(lx, m);
+                tpl_lx_advance(lx, m);
                 if (strip)
-                    lx_skip_space(lx);
+                    tpl_lx_skip_space(lx);
                 return true;
             }
         }
@@ -167,14 +167,14 @@ static bool lx_tag(struct tpl_lexer *lx, bool is_block)
             while (n < left && (p[n] == '_' || (p[n] >= 'a' && p[n] <= 'z') ||
                                 (p[n] >= 'A' && p[n] <= 'Z') || (p[n] >= '0' && p[n] <= '9')))
                 n++;
-            ok = lx_push(lx, TK_NAME, lx->line, lx->col, (struct str){ p, n }, 0);
-            lx_advance(lx, n);
+            ok = tpl_lx_push(lx, TK_NAME, lx->line, lx->col, (struct str){ p, n }, 0);
+            tpl_lx_advance(lx, n);
         } else if (c == '\'' || c == '"') {
-            ok = lx_string(lx);
+            ok = tpl_lx_string(lx);
         } else if (c >= '0' && c <= '9') {
-            ok = lx_number(lx);
+            ok = tpl_lx_number(lx);
         } else {
-            ok = lx_operator(lx);
+            ok = tpl_lx_operator(lx);
         }
         if (!ok)
             return false;
@@ -182,38 +182,38 @@ static bool lx_tag(struct tpl_lexer *lx, bool is_block)
 }
 
 /* {% raw %}...{% endraw %} as one text token; raw_end is just past the begin tag. */
-static bool lx_raw(struct tpl_lexer *lx, size_t raw_end)
+static bool tpl_lx_raw(struct tpl_lexer *lx, size_t raw_end)
 {
     struct str s = lx->src;
     unsigned line = lx->line, col = lx->col;
     bool strip_before = false, strip_after = false;
-    lx_advance(lx, raw_end - lx->pos);
+    tpl_lx_advance(lx, raw_end - lx->pos);
     if (raw_end >= 3 && s.p[raw_end - 3] == '-')
-        lx_skip_space(lx);
+        tpl_lx_skip_space(lx);
     size_t start = lx->pos, k = start, end = 0;
     for (; k + 1 < s.len; k++) {
         if (s.p[k] == '{' && s.p[k + 1] == '%' &&
-            (end = lx_match_raw_tag(s, k, "endraw", &strip_before, &strip_after)))
+            (end = tpl_lx_match_raw_tag(s, k, "endraw", &strip_before, &strip_after)))
             break;
     }
     if (!end)
-        return lx_fail(lx, line, col, "missing end of raw directive, expected \"{%% endraw %%}\"");
+        return tpl_lx_fail(lx, line, col, "missing end of raw directive, expected \"{%% endraw %%}\"");
     size_t text_end = k, n;
     if (strip_before)
         while (text_end > start && tpl_is_space_before(s, text_end, &n))
             text_end -= n;
     if (text_end > start &&
-        !lx_push(lx, TK_TEXT, lx->line, lx->col, (struct str){ s.p + start, text_end - start }, 0))
+        !tpl_lx_push(lx, TK_TEXT, lx->line, lx->col, (struct str){ s.p + start, text_end - start }, 0))
         return false;
-    lx_advance(lx, end - lx->pos);
+    tpl_lx_advance(lx, end - lx->pos);
     if (strip_after)
-        lx_skip_space(lx);
+        tpl_lx_skip_space(lx);
     return true;
 }
 
 /* Length-aware match of "{%[-+]? \s* word \s* [-+]?%}" at s[at]; returns the
  * offset just past it, or 0. */
-static size_t lx_match_raw_tag(struct str s, size_t at, const char *word, bool *strip_before,
+static size_t tpl_lx_match_raw_tag(struct str s, size_t at, const char *word, bool *strip_before,
                                bool *strip_after)
 {
     size_t i = at + 2, n, wl = strlen(word);
@@ -234,7 +234,7 @@ static size_t lx_match_raw_tag(struct str s, size_t at, const char *word, bool *
     return 0;
 }
 
-static bool lx_string(struct tpl_lexer *lx)
+static bool tpl_lx_string(struct tpl_lexer *lx)
 {
     struct str s = lx->src;
     unsigned line = lx->line, col = lx->col;
@@ -246,12 +246,12 @@ static bool lx_string(struct tpl_lexer *lx)
         i++;
     }
     if (i >= s.len)
-        return lx_fail(lx, line, col, "unterminated string literal");
+        return tpl_lx_fail(lx, line, col, "unterminated string literal");
     size_t raw_len = i - lx->pos - 1;
     const char *raw = s.p + lx->pos + 1;
     char *buf = arena_alloc(lx->a, raw_len + 1);
     if (!buf)
-        return lx_fail(lx, line, col, "out of memory");
+        return tpl_lx_fail(lx, line, col, "out of memory");
     size_t n = 0;
     for (size_t j = 0; j < raw_len; j++) {
         char c = raw[j];
@@ -282,7 +282,7 @@ static bool lx_string(struct tpl_lexer *lx)
                 cp = (unsigned long)(e - '0');
                 for (int k = 0; k < 2 && j + 1 < raw_len && raw[j + 1] >= '0' && raw[j + 1] <= '7'; k++)
                     cp = cp * 8 + (unsigned long)(raw[++j] - '0');
-                utf8_put(buf, &n, cp);
+                tpl_lx_utf8_put(buf, &n, cp);
                 continue;
             }
             buf[n++] = '\\';
@@ -295,21 +295,21 @@ static bool lx_string(struct tpl_lexer *lx)
             int v = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10
                     : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
             if (v < 0)
-                return lx_fail(lx, line, col, "invalid \\%c escape in string literal", e);
+                return tpl_lx_fail(lx, line, col, "invalid \\%c escape in string literal", e);
             cp = cp * 16 + (unsigned long)v;
         }
         if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return lx_fail(lx, line, col, "invalid \\%c escape in string literal", e);
-        utf8_put(buf, &n, cp);
+            return tpl_lx_fail(lx, line, col, "invalid \\%c escape in string literal", e);
+        tpl_lx_utf8_put(buf, &n, cp);
     }
     buf[n] = '\0';
-    bool ok = lx_push(lx, TK_STRING, line, col, (struct str){ buf, n }, 0);
-    lx_advance(lx, raw_len + 2);
+    bool ok = tpl_lx_push(lx, TK_STRING, line, col, (struct str){ buf, n }, 0);
+    tpl_lx_advance(lx, raw_len + 2);
     return ok;
 }
 
 /* Integers: 123, 1_000, 0x1f, 0o17, 0b101. Float literals are refused. */
-static bool lx_number(struct tpl_lexer *lx)
+static bool tpl_lx_number(struct tpl_lexer *lx)
 {
     struct str s = lx->src;
     const char *p = s.p + lx->pos;
@@ -337,22 +337,22 @@ static bool lx_number(struct tpl_lexer *lx)
             overflow = true;
     }
     if (!any)
-        return lx_fail(lx, lx->line, lx->col, "invalid number literal");
+        return tpl_lx_fail(lx, lx->line, lx->col, "invalid number literal");
     if (base == 10 && p[0] == '0' && v != 0)
-        return lx_fail(lx, lx->line, lx->col,
+        return tpl_lx_fail(lx, lx->line, lx->col,
                        "leading zeros in decimal integer literals are not permitted");
     if (base == 10 && n < left &&
         ((p[n] == '.' && n + 1 < left && p[n + 1] >= '0' && p[n + 1] <= '9') ||
          (p[n] | 0x20) == 'e'))
-        return lx_fail(lx, lx->line, lx->col, "float literals are not supported");
+        return tpl_lx_fail(lx, lx->line, lx->col, "float literals are not supported");
     if (overflow)
-        return lx_fail(lx, lx->line, lx->col, "integer literal too large");
-    bool ok = lx_push(lx, TK_INT, lx->line, lx->col, (struct str){ p, n }, (long long)v);
-    lx_advance(lx, n);
+        return tpl_lx_fail(lx, lx->line, lx->col, "integer literal too large");
+    bool ok = tpl_lx_push(lx, TK_INT, lx->line, lx->col, (struct str){ p, n }, (long long)v);
+    tpl_lx_advance(lx, n);
     return ok;
 }
 
-static bool lx_operator(struct tpl_lexer *lx)
+static bool tpl_lx_operator(struct tpl_lexer *lx)
 {
     static const struct { const char *op; enum tpl_tok tok; } ops[] = {
         { "//", TK_FLOORDIV }, { "**", TK_POW }, { "==", TK_EQ }, { "!=", TK_NE },
@@ -371,34 +371,34 @@ static bool lx_operator(struct tpl_lexer *lx)
         char c = p[0];
         if (c == '(' || c == '[' || c == '{') {
             if (lx->n_brackets >= TPL_NEST_MAX)
-                return lx_fail(lx, lx->line, lx->col, "brackets nested too deeply");
+                return tpl_lx_fail(lx, lx->line, lx->col, "brackets nested too deeply");
             lx->brackets[lx->n_brackets++] = c == '(' ? ')' : c == '[' ? ']' : '}';
         } else if (c == ')' || c == ']' || c == '}') {
             if (lx->n_brackets == 0)
-                return lx_fail(lx, lx->line, lx->col, "unexpected \"%c\"", c);
+                return tpl_lx_fail(lx, lx->line, lx->col, "unexpected \"%c\"", c);
             char want = lx->brackets[--lx->n_brackets];
             if (want != c)
-                return lx_fail(lx, lx->line, lx->col, "unexpected \"%c\", expected \"%c\"", c,
+                return tpl_lx_fail(lx, lx->line, lx->col, "unexpected \"%c\", expected \"%c\"", c,
                                want);
         }
-        bool ok = lx_push(lx, ops[i].tok, lx->line, lx->col, (struct str){ p, n }, 0);
-        lx_advance(lx, n);
+        bool ok = tpl_lx_push(lx, ops[i].tok, lx->line, lx->col, (struct str){ p, n }, 0);
+        tpl_lx_advance(lx, n);
         return ok;
     }
     if ((unsigned char)p[0] < 0x20 || (unsigned char)p[0] >= 0x7f)
-        return lx_fail(lx, lx->line, lx->col, "unexpected character 0x%02x",
+        return tpl_lx_fail(lx, lx->line, lx->col, "unexpected character 0x%02x",
                        (unsigned char)p[0]);
-    return lx_fail(lx, lx->line, lx->col, "unexpected character \"%c\"", p[0]);
+    return tpl_lx_fail(lx, lx->line, lx->col, "unexpected character \"%c\"", p[0]);
 }
 
-static void lx_skip_space(struct tpl_lexer *lx)
+static void tpl_lx_skip_space(struct tpl_lexer *lx)
 {
     size_t n;
     while (lx->pos < lx->src.len && tpl_is_space_at(lx->src, lx->pos, &n))
-        lx_advance(lx, n);
+        tpl_lx_advance(lx, n);
 }
 
-static void lx_advance(struct tpl_lexer *lx, size_t n)
+static void tpl_lx_advance(struct tpl_lexer *lx, size_t n)
 {
     for (size_t i = 0; i < n && lx->pos < lx->src.len; i++) {
         unsigned char c = (unsigned char)lx->src.p[lx->pos++];
@@ -411,7 +411,7 @@ static void lx_advance(struct tpl_lexer *lx, size_t n)
     }
 }
 
-static bool lx_push(struct tpl_lexer *lx, enum tpl_tok type, unsigned line, unsigned col,
+static bool tpl_lx_push(struct tpl_lexer *lx, enum tpl_tok type, unsigned line, unsigned col,
                     struct str s, long long i)
 {
     struct tpl_tokens *t = lx->out;
@@ -419,7 +419,7 @@ static bool lx_push(struct tpl_lexer *lx, enum tpl_tok type, unsigned line, unsi
         size_t cap = t->cap ? t->cap * 2 : 64;
         struct tpl_token *v = arena_realloc(lx->a, t->v, t->cap * sizeof *v, cap * sizeof *v);
         if (!v)
-            return lx_fail(lx, line, col, "out of memory");
+            return tpl_lx_fail(lx, line, col, "out of memory");
         t->v = v;
         t->cap = cap;
     }
@@ -427,7 +427,7 @@ static bool lx_push(struct tpl_lexer *lx, enum tpl_tok type, unsigned line, unsi
     return true;
 }
 
-static bool lx_fail(struct tpl_lexer *lx, unsigned line, unsigned col, const char *fmt, ...)
+static bool tpl_lx_fail(struct tpl_lexer *lx, unsigned line, unsigned col, const char *fmt, ...)
 {
     if (lx->d) {
         char msg[sizeof lx->d->msg];
@@ -440,7 +440,7 @@ static bool lx_fail(struct tpl_lexer *lx, unsigned line, unsigned col, const cha
     return false;
 }
 
-static void utf8_put(char *buf, size_t *n, unsigned long cp)
+static void tpl_lx_utf8_put(char *buf, size_t *n, unsigned long cp)
 {
     /* An escape never encodes longer than its source text (\x41 is 4 bytes for
      * 1, \U0001F600 is 10 for 4), so buf has room. */

@@ -25,18 +25,18 @@ struct tpl_files {
     size_t n, cap;
 };
 
-static struct tpl_set *set_build(const char *const *names, const char *const *sources,
+static struct tpl_set *tpl_set_build(const char *const *names, const char *const *sources,
                                  const size_t *lens, size_t n, struct tl_diag *d);
-static bool compile_one(struct tpl_set *set, const char *name, struct str src,
+static bool tpl_set_compile_one(struct tpl_set *set, const char *name, struct str src,
                         struct tl_diag *d);
-static bool link_nodes(struct tpl_set *set, const struct tpl_template *t, struct tpl_node *n,
+static bool tpl_set_link_nodes(struct tpl_set *set, const struct tpl_template *t, struct tpl_node *n,
                        struct tl_diag *d);
-static bool check_cycles(const struct tpl_set *set, struct tl_diag *d);
-static bool utf8_check(const char *name, struct str s, struct tl_diag *d);
-static int walk_cb(const char *path, const struct stat *sb, int type, struct FTW *ftw);
-static bool read_file(const char *path, char **out, size_t *len);
-static int cmp_tpl(const void *a, const void *b);
-static int cmp_name(const void *key, const void *elem);
+static bool tpl_set_check_cycles(const struct tpl_set *set, struct tl_diag *d);
+static bool tpl_set_utf8_check(const char *name, struct str s, struct tl_diag *d);
+static int tpl_set_walk_cb(const char *path, const struct stat *sb, int type, struct FTW *ftw);
+static bool tpl_set_read_file(const char *path, char **out, size_t *len);
+static int tpl_set_cmp_tpl(const void *a, const void *b);
+static int tpl_set_cmp_name(const void *key, const void *elem);
 
 /* nftw has no user pointer: the walk's state, used only inside tpl_set_load. */
 static struct tpl_files *walk_files;
@@ -52,12 +52,12 @@ struct tpl_set *tpl_set_load(const char *dir, struct tl_diag *d)
     while (walk_root_len > 1 && dir[walk_root_len - 1] == '/')
         walk_root_len--;
     walk_failed = false;
-    if (nftw(dir, walk_cb, 16, FTW_PHYS) != 0 || walk_failed) {
+    if (nftw(dir, tpl_set_walk_cb, 16, FTW_PHYS) != 0 || walk_failed) {
         tl_diag_set(d, dir, 0, 0, "cannot read templates: %s",
                     walk_failed ? "unreadable or oversized file" : strerror(errno));
         goto out;
     }
-    set = set_build((const char *const *)files.names, (const char *const *)files.sources,
+    set = tpl_set_build((const char *const *)files.names, (const char *const *)files.sources,
                     files.lens, files.n, d);
 out:
     for (size_t i = 0; i < files.n; i++) {
@@ -81,7 +81,7 @@ struct tpl_set *tpl_set_from_strings(const char *const *names, const char *const
     }
     for (size_t i = 0; i < n; i++)
         lens[i] = strlen(sources[i]);
-    struct tpl_set *set = set_build(names, sources, lens, n, d);
+    struct tpl_set *set = tpl_set_build(names, sources, lens, n, d);
     free(lens);
     return set;
 }
@@ -101,11 +101,11 @@ const struct tpl_template *tpl_set_find(const struct tpl_set *set, struct str na
 {
     if (!set->n)
         return NULL;
-    struct tpl_template **t = bsearch(&name, set->t, set->n, sizeof *set->t, cmp_name);
+    struct tpl_template **t = bsearch(&name, set->t, set->n, sizeof *set->t, tpl_set_cmp_name);
     return t ? *t : NULL;
 }
 
-static struct tpl_set *set_build(const char *const *names, const char *const *sources,
+static struct tpl_set *tpl_set_build(const char *const *names, const char *const *sources,
                                  const size_t *lens, size_t n, struct tl_diag *d)
 {
     struct arena *a = arena_new(0);
@@ -117,12 +117,12 @@ static struct tpl_set *set_build(const char *const *names, const char *const *so
     if (!set->t)
         goto fail;
     for (size_t i = 0; i < n; i++) {
-        if (!compile_one(set, names[i], (struct str){ sources[i], lens[i] }, d)) {
+        if (!tpl_set_compile_one(set, names[i], (struct str){ sources[i], lens[i] }, d)) {
             arena_free(a);
             return NULL;
         }
     }
-    qsort(set->t, set->n, sizeof *set->t, cmp_tpl);
+    qsort(set->t, set->n, sizeof *set->t, tpl_set_cmp_tpl);
     for (size_t i = 1; i < set->n; i++) {
         if (strcmp(set->t[i - 1]->name, set->t[i]->name) == 0) {
             tl_diag_set(d, set->t[i]->name, 0, 0, "template defined twice");
@@ -131,12 +131,12 @@ static struct tpl_set *set_build(const char *const *names, const char *const *so
         }
     }
     for (size_t i = 0; i < set->n; i++) {
-        if (!link_nodes(set, set->t[i], set->t[i]->body, d)) {
+        if (!tpl_set_link_nodes(set, set->t[i], set->t[i]->body, d)) {
             arena_free(a);
             return NULL;
         }
     }
-    if (!check_cycles(set, d)) {
+    if (!tpl_set_check_cycles(set, d)) {
         arena_free(a);
         return NULL;
     }
@@ -147,10 +147,10 @@ fail:
     return NULL;
 }
 
-static bool compile_one(struct tpl_set *set, const char *name, struct str src,
+static bool tpl_set_compile_one(struct tpl_set *set, const char *name, struct str src,
                         struct tl_diag *d)
 {
-    if (!utf8_check(name, src, d))
+    if (!tpl_set_utf8_check(name, src, d))
         return false;
     struct str norm = tpl_normalize_source(set->arena, src);
     struct tpl_tokens toks = { 0 };
@@ -169,7 +169,7 @@ static bool compile_one(struct tpl_set *set, const char *name, struct str src,
 
 /* Resolve literal extends/include targets now, so that a typo refuses
  * start-up instead of failing the first request. */
-static bool link_nodes(struct tpl_set *set, const struct tpl_template *t, struct tpl_node *n,
+static bool tpl_set_link_nodes(struct tpl_set *set, const struct tpl_template *t, struct tpl_node *n,
                        struct tl_diag *d)
 {
     for (; n; n = n->next) {
@@ -182,14 +182,14 @@ static bool link_nodes(struct tpl_set *set, const struct tpl_template *t, struct
                 return false;
             }
         }
-        if (!link_nodes(set, t, n->body, d) || !link_nodes(set, t, n->orelse, d))
+        if (!tpl_set_link_nodes(set, t, n->body, d) || !tpl_set_link_nodes(set, t, n->orelse, d))
             return false;
     }
     return true;
 }
 
 /* a extends b extends a would loop at render time: refuse it at load. */
-static bool check_cycles(const struct tpl_set *set, struct tl_diag *d)
+static bool tpl_set_check_cycles(const struct tpl_set *set, struct tl_diag *d)
 {
     for (size_t i = 0; i < set->n; i++) {
         const struct tpl_template *t = set->t[i];
@@ -209,7 +209,7 @@ static bool check_cycles(const struct tpl_set *set, struct tl_diag *d)
 
 /* Jinja2 reads templates as UTF-8 and fails on anything else; so do we, with
  * the position of the first bad byte. */
-static bool utf8_check(const char *name, struct str s, struct tl_diag *d)
+static bool tpl_set_utf8_check(const char *name, struct str s, struct tl_diag *d)
 {
     unsigned line = 1, col = 1;
     const unsigned char *p = (const unsigned char *)s.p;
@@ -239,7 +239,7 @@ static bool utf8_check(const char *name, struct str s, struct tl_diag *d)
     return true;
 }
 
-static int walk_cb(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+static int tpl_set_walk_cb(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
     const char *base = path + ftw->base;
     if (ftw->level > 0 && base[0] == '.')
@@ -274,7 +274,7 @@ static int walk_cb(const char *path, const struct stat *sb, int type, struct FTW
         rel++;
     char *name = strdup(rel), *src = NULL;
     size_t src_len = 0;
-    if (!name || sb->st_size > (off_t)TPL_FILE_MAX || !read_file(path, &src, &src_len)) {
+    if (!name || sb->st_size > (off_t)TPL_FILE_MAX || !tpl_set_read_file(path, &src, &src_len)) {
         free(name);
         walk_failed = true;
         return 1;
@@ -285,7 +285,7 @@ static int walk_cb(const char *path, const struct stat *sb, int type, struct FTW
     return 0;
 }
 
-static bool read_file(const char *path, char **out, size_t *len)
+static bool tpl_set_read_file(const char *path, char **out, size_t *len)
 {
     FILE *fp = fopen(path, "rb");
     if (!fp)
@@ -322,14 +322,14 @@ static bool read_file(const char *path, char **out, size_t *len)
     return true;
 }
 
-static int cmp_tpl(const void *a, const void *b)
+static int tpl_set_cmp_tpl(const void *a, const void *b)
 {
     const struct tpl_template *x = *(const struct tpl_template *const *)a;
     const struct tpl_template *y = *(const struct tpl_template *const *)b;
     return strcmp(x->name, y->name);
 }
 
-static int cmp_name(const void *key, const void *elem)
+static int tpl_set_cmp_name(const void *key, const void *elem)
 {
     const struct str *k = key;
     const struct tpl_template *t = *(const struct tpl_template *const *)elem;

@@ -9,11 +9,11 @@
  */
 #include "internal.h"
 
-static void write_repr(struct strbuf *sb, const struct tpl_value *v);
-static void write_str_repr(struct strbuf *sb, struct str s);
-static unsigned long utf8_decode(struct str s, size_t i, size_t *n);
-static bool is_py_space(unsigned long cp);
-static bool is_printable(unsigned long cp);
+static void tpl_value_write_repr(struct strbuf *sb, const struct tpl_value *v);
+static void tpl_value_write_str_repr(struct strbuf *sb, struct str s);
+static unsigned long tpl_value_utf8_decode(struct str s, size_t i, size_t *n);
+static bool tpl_value_is_py_space(unsigned long cp);
+static bool tpl_value_is_printable(unsigned long cp);
 
 const struct tpl_value *tpl_map_get(const struct tpl_value *m, struct str key)
 {
@@ -50,7 +50,7 @@ void tpl_write_str(struct strbuf *sb, const struct tpl_value *v)
     case TPL_SAFE: strbuf_append_str(sb, v->u.s); break;
     default:
         if (v->type != TPL_UNDEF)
-            write_repr(sb, v);
+            tpl_value_write_repr(sb, v);
         break;
     }
 }
@@ -72,15 +72,15 @@ struct str tpl_to_str(struct arena *a, const struct tpl_value *v)
 }
 
 /* repr() of containers and their items, as Python prints them. */
-static void write_repr(struct strbuf *sb, const struct tpl_value *v)
+static void tpl_value_write_repr(struct strbuf *sb, const struct tpl_value *v)
 {
     switch (v->type) {
     case TPL_STR:
-        write_str_repr(sb, v->u.s);
+        tpl_value_write_str_repr(sb, v->u.s);
         break;
     case TPL_SAFE:
         strbuf_puts(sb, "Markup(");
-        write_str_repr(sb, v->u.s);
+        tpl_value_write_str_repr(sb, v->u.s);
         strbuf_putc(sb, ')');
         break;
     case TPL_LIST:
@@ -88,7 +88,7 @@ static void write_repr(struct strbuf *sb, const struct tpl_value *v)
         for (size_t i = 0; i < v->u.list.n; i++) {
             if (i)
                 strbuf_append(sb, ", ", 2);
-            write_repr(sb, &v->u.list.items[i]);
+            tpl_value_write_repr(sb, &v->u.list.items[i]);
         }
         strbuf_putc(sb, ']');
         break;
@@ -97,9 +97,9 @@ static void write_repr(struct strbuf *sb, const struct tpl_value *v)
         for (size_t i = 0; i < v->u.map.n; i++) {
             if (i)
                 strbuf_append(sb, ", ", 2);
-            write_str_repr(sb, v->u.map.items[i].key);
+            tpl_value_write_str_repr(sb, v->u.map.items[i].key);
             strbuf_append(sb, ": ", 2);
-            write_repr(sb, &v->u.map.items[i].value);
+            tpl_value_write_repr(sb, &v->u.map.items[i].value);
         }
         strbuf_putc(sb, '}');
         break;
@@ -116,7 +116,7 @@ static void write_repr(struct strbuf *sb, const struct tpl_value *v)
     }
 }
 
-static void write_str_repr(struct strbuf *sb, struct str s)
+static void tpl_value_write_str_repr(struct strbuf *sb, struct str s)
 {
     bool has_sq = memchr(s.p ? s.p : "", '\'', s.len) != NULL;
     bool has_dq = memchr(s.p ? s.p : "", '"', s.len) != NULL;
@@ -124,7 +124,7 @@ static void write_str_repr(struct strbuf *sb, struct str s)
     strbuf_putc(sb, q);
     for (size_t i = 0; i < s.len;) {
         size_t n;
-        unsigned long cp = utf8_decode(s, i, &n);
+        unsigned long cp = tpl_value_utf8_decode(s, i, &n);
         if (cp == (unsigned long)q || cp == '\\') {
             strbuf_putc(sb, '\\');
             strbuf_putc(sb, (char)cp);
@@ -134,7 +134,7 @@ static void write_str_repr(struct strbuf *sb, struct str s)
             strbuf_append(sb, "\\r", 2);
         } else if (cp == '\t') {
             strbuf_append(sb, "\\t", 2);
-        } else if (!is_printable(cp)) {
+        } else if (!tpl_value_is_printable(cp)) {
             if (cp <= 0xFF)
                 strbuf_printf(sb, "\\x%02lx", cp);
             else if (cp <= 0xFFFF)
@@ -250,7 +250,7 @@ bool tpl_is_space_at(struct str s, size_t i, size_t *n)
         *n = 1;
         return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
     }
-    return is_py_space(utf8_decode(s, i, n));
+    return tpl_value_is_py_space(tpl_value_utf8_decode(s, i, n));
 }
 
 bool tpl_is_space_before(struct str s, size_t end, size_t *n)
@@ -267,7 +267,7 @@ bool tpl_is_space_before(struct str s, size_t end, size_t *n)
 
 /* Code point at s[i] (n = its length); invalid bytes decode as themselves,
  * one at a time, so callers always make progress. */
-static unsigned long utf8_decode(struct str s, size_t i, size_t *n)
+static unsigned long tpl_value_utf8_decode(struct str s, size_t i, size_t *n)
 {
     const unsigned char *p = (const unsigned char *)s.p + i;
     size_t left = s.len - i;
@@ -301,7 +301,7 @@ static unsigned long utf8_decode(struct str s, size_t i, size_t *n)
     return cp;
 }
 
-static bool is_py_space(unsigned long cp)
+static bool tpl_value_is_py_space(unsigned long cp)
 {
     return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
            cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
@@ -309,7 +309,7 @@ static bool is_py_space(unsigned long cp)
 
 /* Python's str.isprintable for the code points templates meet in practice:
  * controls, separators other than space, format characters, private use. */
-static bool is_printable(unsigned long cp)
+static bool tpl_value_is_printable(unsigned long cp)
 {
     if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0xA0) || cp == 0xAD)
         return false;

@@ -21,7 +21,8 @@ wait "$SRV_PID"; rc=$?
 [ $rc = 1 ] || tl_fail "second pool on a busy port: exit $rc, want 1"
 grep -q "Address already in use" "$T/v4b.log" || tl_fail "busy port not logged: $(cat "$T/v4b.log")"
 kill -TERM "$V4"; wait_gone "$V4" || tl_fail "IPv4 pool did not stop"
-kill "$(cat "$T/lnginx/nginx.pid")" 2>/dev/null; sleep 0.2
+ngpid=$(cat "$T/lnginx/nginx.pid" 2>/dev/null); kill "$ngpid" 2>/dev/null
+[ -z "$ngpid" ] || tl_wait_until 5 bash -c "! kill -0 $ngpid 2>/dev/null"
 
 # IPv6 (skipped quietly when the host has no ::1)
 if python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1",0))' 2>/dev/null; then
@@ -53,7 +54,7 @@ grep -q "a server still answers there" "$T/u2.log" || tl_fail "refusal not logge
 tl_wait_socket "$SOCK" || tl_fail "first pool no longer answers"
 
 # make it stale: SIGKILL the master (workers follow through PDEATHSIG)
-kill -KILL "$U1"; sleep 0.5
+kill -KILL "$U1"; wait_gone "$U1" || tl_fail "the SIGKILLed master did not go"
 [ -S "$SOCK" ] || tl_fail "expected a stale socket file"
 srv_start u3 --set "server.listen=unix:$SOCK" --set server.workers=1 --set server.socket_mode=0666
 tl_wait_socket "$SOCK" || tl_fail "stale socket not replaced: $(cat "$T/u3.log")"
