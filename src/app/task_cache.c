@@ -35,15 +35,29 @@ MEMOIZE(get_task_page, struct task_page, .timeout_s = 300, .codec = &task_page_c
     return task_page(c->db, c->q, a, out);
 }
 
-enum tl_err app_task_page(struct req *r, const struct task_page_query *q, struct task_page *out)
+/* The memo key's parts of page q: its direction, anchor and limit as text
+ * (in the caller's buffers, which must outlive parts). The one place that
+ * says what a page's key is made of: lookups and deletes both use it. */
+struct task_page_key {
+    char anchor[24], limit[12];
+    struct str parts[3];
+};
+
+static void task_page_key_of(const struct task_page_query *q, struct task_page_key *k)
 {
     static const char *const dirs[] = { "last", "before", "after" };
-    char anchor[24], limit[12];
-    struct str parts[3] = { str_c(dirs[q->dir]), { anchor, 0 }, { limit, 0 } };
-    parts[1].len = (size_t)snprintf(anchor, sizeof anchor, "%lld", q->dir == TASK_PAGE_LAST ? 0 : q->anchor);
-    parts[2].len = (size_t)snprintf(limit, sizeof limit, "%u", q->limit);
+    k->parts[0] = str_c(dirs[q->dir]);
+    k->parts[1] = (struct str){ k->anchor, (size_t)snprintf(k->anchor, sizeof k->anchor, "%lld",
+                                                            q->dir == TASK_PAGE_LAST ? 0 : q->anchor) };
+    k->parts[2] = (struct str){ k->limit, (size_t)snprintf(k->limit, sizeof k->limit, "%u", q->limit) };
+}
+
+enum tl_err app_task_page(struct req *r, const struct task_page_query *q, struct task_page *out)
+{
+    struct task_page_key k;
+    task_page_key_of(q, &k);
     struct task_page_ctx ctx = { app_worker_of(r)->db, q };
-    struct cache_args args = { parts, 3, &ctx };
+    struct cache_args args = { k.parts, 3, &ctx };
     return get_task_page(r->arena, &args, out);
 }
 
@@ -66,10 +80,9 @@ void app_tasks_changed(struct req *r, uint64_t version_before)
         return;
     /* the landing page: the newest page of the HTML view and of its query */
     struct task_page_query q = { TASK_PAGE_LAST, 0, app_worker_of(r)->cfg->page_size };
-    char limit[12];
-    struct str parts[3] = { STR("last"), STR("0"), { limit, 0 } };
-    parts[2].len = (size_t)snprintf(limit, sizeof limit, "%u", q.limit);
-    struct cache_args args = { parts, 3, NULL };
+    struct task_page_key k;
+    task_page_key_of(&q, &k);
+    struct cache_args args = { k.parts, 3, NULL };
     cache_delete_memoized(&get_task_page_memo, &args, version_before);
     cache_delete_view(STR("/"), version_before);
 }

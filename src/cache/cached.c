@@ -118,11 +118,6 @@ struct tier *cache_bound_tier(void)
     return cached_tier;
 }
 
-unsigned cache_default_timeout(void)
-{
-    return cached_default_timeout_s;
-}
-
 /* ---- view entries ------------------------------------------------------ */
 
 void cache_view_entry_encode(const struct cache_view_entry *e, struct strbuf *out)

@@ -63,8 +63,6 @@ enum tl_err cache_data_version(struct arena *a, uint64_t *out);
  * a client must not be able to force re-renders. */
 void cache_honor_no_cache(bool on);
 struct cache *cache_bound(void);
-/* The default timeout given to cache_bind (300 s unless configured). */
-unsigned cache_default_timeout(void);
 
 /* ---- cached views ---------------------------------------------------- */
 
