@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "../base/log.h"
+#include "../base/pid.h"
 #include "internal.h"
 
 #define DB_MARIA_INLINE 16
@@ -239,7 +240,7 @@ static enum tl_err db_maria_connect(struct db *db)
     struct db_maria *m = db->maria;
     if (!m && !(m = db->maria = calloc(1, sizeof *m)))
         return TL_ENOMEM;
-    if (m->h && m->pid != getpid()) {     /* forked with it: forget it without a word to the server */
+    if (m->h && m->pid != tl_pid()) {     /* forked with it: forget it without a word to the server */
         log_warn("db: mariadb connection used across fork; opening a new one");
         m->h = NULL;
         m->n_cache = 0;     /* statements leaked on purpose, once */
@@ -285,7 +286,7 @@ static enum tl_err db_maria_connect_hosts(struct db *db)
         }
         m->h = h;
         m->cur = i;
-        m->pid = getpid();
+        m->pid = tl_pid();
         m->retry_at_ms[i] = 0;
         m->causal_next = true;
         if (i != db->home) {
@@ -386,7 +387,7 @@ static void db_maria_go_home(struct db *db)
     db_maria_drop(db);
     m->h = h;
     m->cur = db->home;
-    m->pid = getpid();
+    m->pid = tl_pid();
     m->is_galera = galera;
     m->causal_next = true;
     m->retry_at_ms[db->home] = 0;
@@ -421,7 +422,7 @@ static void db_maria_where(const struct db *db, unsigned i, char *buf, size_t le
 static int db_maria_current_host(const struct db *db)
 {
     const struct db_maria *m = db->maria;
-    return m && m->h && m->pid == getpid() ? (int)m->cur : -1;
+    return m && m->h && m->pid == tl_pid() ? (int)m->cur : -1;
 }
 
 /* One try: prepare (cached), bind, execute, buffer, deliver rows. On a
@@ -723,8 +724,8 @@ static unsigned db_maria_random(void)
 {
     static unsigned seed;
     static pid_t seed_pid;
-    if (seed_pid != getpid()) {
-        seed_pid = getpid();
+    if (seed_pid != tl_pid()) {
+        seed_pid = tl_pid();
         seed = (unsigned)seed_pid * 2654435761u ^ (unsigned)tl_clock_ms();
     }
     return (unsigned)rand_r(&seed);
@@ -788,7 +789,7 @@ static void db_maria_drop(struct db *db)
         return;
     if (db->in_tx)
         db->tx_lost = true;
-    if (m->pid != getpid()) {   /* inherited across fork: not ours to close */
+    if (m->pid != tl_pid()) {   /* inherited across fork: not ours to close */
         m->h = NULL;
         m->n_cache = 0;
         return;

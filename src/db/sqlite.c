@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../base/log.h"
+#include "../base/pid.h"
 #include "internal.h"
 
 #define DB_SQLITE_COLS_INLINE 16
@@ -167,7 +168,7 @@ static void db_sqlite_close(struct db *db)
 static enum tl_err db_sqlite_connect(struct db *db)
 {
     struct db_sqlite *s = db->sqlite;
-    if (s && s->pid == getpid())
+    if (s && s->pid == tl_pid())
         return TL_OK;
     if (s) {
         log_warn("db: sqlite connection used across fork; opening a new one");
@@ -203,7 +204,7 @@ static enum tl_err db_sqlite_connect(struct db *db)
         sqlite3_free(msg);
         goto fail;
     }
-    s->pid = getpid();
+    s->pid = tl_pid();
     db->sqlite = s;
     return TL_OK;
 fail:
@@ -333,7 +334,7 @@ static void db_sqlite_drop(struct db *db)
     if (!s)
         return;
     db->sqlite = NULL;
-    if (s->pid != getpid())
+    if (s->pid != tl_pid())
         return;     /* inherited across fork: not ours to close */
     for (size_t i = 0; i < s->n_cache; i++) {
         sqlite3_finalize(s->cache[i].st);
