@@ -815,6 +815,26 @@ static void t_maria_killed(void)
 
 /* SIGSTOP the server: a query fails with TL_EUNAVAIL within 1.5 s (never
  * hangs); after SIGCONT the next query reconnects and succeeds. */
+/* True once /proc/PID/stat says the process is stopped (T), within ms. */
+static bool wait_stopped(pid_t pid, int ms)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    for (int waited = 0; waited <= ms; waited += 5) {
+        FILE *f = fopen(path, "r");
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+            fclose(f);
+        buf[n] = '\0';
+        const char *rp = strrchr(buf, ')');   /* the state follows the command name */
+        if (rp && rp[1] == ' ' && (rp[2] == 'T' || rp[2] == 't'))
+            return true;
+        struct timespec ts = { 0, 5000000 };
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
 static void t_maria_hung(void)
 {
     const char *pid_s = getenv("TL_MARIADB_PID");
@@ -830,6 +850,9 @@ static void t_maria_hung(void)
     CHECK(migrate_upgrade(db, mig_dir, 0, &d) == TL_OK, "upgrade: %s", d.msg);
     CHECK(task_create(db, STR("still here"), NULL) == TL_OK, "create");
     CHECK(kill(pid, SIGSTOP) == 0, "SIGSTOP %d: %s", (int)pid, strerror(errno));
+    /* kill() returns before the target has stopped: on a loaded machine the
+     * server answered one more query (seen once). Wait for its state T. */
+    CHECK(wait_stopped(pid, 2000), "mariadbd %d did not stop", (int)pid);
     int64_t t0 = now_ms();
     enum tl_err e1 = task_all(db, a, &l);
     int64_t dt1 = now_ms() - t0;
