@@ -67,21 +67,7 @@ nginx_start() {
     servers+="    server { listen 127.0.0.1:$p; location / { fastcgi_pass unix:$s; include /etc/nginx/fastcgi_params; } }
 "
   done
-  cat >"$n/conf/nginx.conf" <<NGX
-user $(id -un);
-worker_processes 1;
-pid $n/logs/nginx.pid;
-error_log $n/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $n/tmp/body;
-    fastcgi_temp_path $n/tmp/fastcgi;
-    proxy_temp_path $n/tmp/proxy;
-    scgi_temp_path $n/tmp/scgi;
-    uwsgi_temp_path $n/tmp/uwsgi;
-$servers}
-NGX
+  { tl_nginx_head "$n" "$(id -un)"; printf '%s}\n' "$servers"; } >"$n/conf/nginx.conf"
   nginx -p "$n" -c conf/nginx.conf -g 'daemon off;' >"$n/logs/stdout" 2>&1 &
   tl_remember $!
   for s in "${URLS[@]}"; do

@@ -131,17 +131,17 @@ SQL
 
 # nginx in front of a FastCGI unix socket, with Debian's stock fastcgi_params
 # and the project's static files. Sets NGINX_PORT.
-tl_start_nginx() { # SOCK [PORT]
-  tl_need nginx
-  NGINX_PORT=${2:-$(tl_free_port)}
-  local n=$T/nginx
-  mkdir -p "$n/conf" "$n/logs" "$n/tmp" "$n/html"
-  cat >"$n/conf/nginx.conf" <<NGX
-user root;
+# tl_nginx_head DIR USER [CONNECTIONS]: the start of a private nginx.conf for DIR (the caller makes
+# DIR/conf, logs and tmp first): pid, error log and temp folders inside DIR, no access log; it leaves
+# "http {" open for the caller to add its servers and close.
+tl_nginx_head() {
+  local n=$1
+  cat <<NGX
+user $2;
 worker_processes 1;
 pid $n/logs/nginx.pid;
 error_log $n/logs/error.log warn;
-events { worker_connections 1024; }
+events { worker_connections ${3:-1024}; }
 http {
     access_log off;
     client_body_temp_path $n/tmp/body;
@@ -149,6 +149,15 @@ http {
     proxy_temp_path $n/tmp/proxy;
     scgi_temp_path $n/tmp/scgi;
     uwsgi_temp_path $n/tmp/uwsgi;
+NGX
+}
+
+tl_start_nginx() { # SOCK [PORT]
+  tl_need nginx
+  NGINX_PORT=${2:-$(tl_free_port)}
+  local n=$T/nginx
+  mkdir -p "$n/conf" "$n/logs" "$n/tmp" "$n/html"
+  { tl_nginx_head "$n" root; cat <<NGX
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
     client_max_body_size 16m;
@@ -159,6 +168,7 @@ http {
     }
 }
 NGX
+  } >"$n/conf/nginx.conf"
   nginx -p "$n" -c conf/nginx.conf -g 'daemon off;' >"$n/logs/stdout" 2>&1 &
   tl_remember $!
   tl_wait_tcp "$NGINX_PORT" || tl_fail "nginx does not answer: $(cat "$n/logs/error.log" "$n/logs/stdout" 2>/dev/null | tail -3)"

@@ -120,24 +120,13 @@ nginx -t >"$T/nginx-t.log" 2>&1 || tl_fail "nginx -t with the site enabled: $(ca
 PORT=$(tl_free_port) N=$T/nginx
 mkdir -p "$N/conf" "$N/logs" "$N/tmp"
 sed -e "s/listen \[::\]:80;//" -e "s/listen 80;/listen 127.0.0.1:$PORT;/" /etc/nginx/sites-enabled/tasklist >"$N/conf/site.conf"
-cat >"$N/conf/nginx.conf" <<NGX
-user www-data;
-worker_processes 1;
-pid $N/logs/nginx.pid;
-error_log $N/logs/error.log warn;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path $N/tmp/body;
-    fastcgi_temp_path $N/tmp/fastcgi;
-    proxy_temp_path $N/tmp/proxy;
-    scgi_temp_path $N/tmp/scgi;
-    uwsgi_temp_path $N/tmp/uwsgi;
+{ tl_nginx_head "$N" www-data 256; cat <<NGX
     include /etc/nginx/mime.types;
     include /etc/nginx/conf.d/*.conf;
     include $N/conf/site.conf;
 }
 NGX
+} >"$N/conf/nginx.conf"
 ln -s /etc/nginx/fastcgi_params "$N/conf/fastcgi_params"
 chmod 755 "$T"; chown -R www-data "$N/tmp"   # nginx workers (www-data) buffer bodies there
 nginx -p "$N" -c conf/nginx.conf -g 'daemon off;' >"$N/logs/stdout" 2>&1 &
