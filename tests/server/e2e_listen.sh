@@ -55,6 +55,9 @@ tl_wait_socket "$SOCK" || tl_fail "first pool no longer answers"
 
 # make it stale: SIGKILL the master (workers follow through PDEATHSIG)
 kill -KILL "$U1"; wait_gone "$U1" || tl_fail "the SIGKILLed master did not go"
+# its workers (PDEATHSIG) hold the listening socket too: stale means nobody accepts any more
+sock_dead() { ! python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' "$SOCK" 2>/dev/null; }
+tl_wait_until 5 sock_dead || tl_fail "the killed pool's workers still accept on $SOCK"
 [ -S "$SOCK" ] || tl_fail "expected a stale socket file"
 srv_start u3 --set "server.listen=unix:$SOCK" --set server.workers=1 --set server.socket_mode=0666
 tl_wait_socket "$SOCK" || tl_fail "stale socket not replaced: $(cat "$T/u3.log")"
