@@ -107,11 +107,13 @@ static const struct router *app_router_of(void *state)
     return ((struct app_state *)state)->router;
 }
 
-/* The cache layer's version source: one primary-key read on this worker's
- * connection (cache_bind). */
-static enum tl_err app_data_version(void *db, uint64_t *out)
+/* The cache layer's version source (cache_bind): one primary-key read on
+ * this worker's connection, skipped while nothing was committed since the
+ * last one (task_data_version_memo). */
+static enum tl_err app_data_version(void *worker, uint64_t *out)
 {
-    return task_data_version(db, out);
+    struct app_worker *aw = worker;
+    return task_data_version_memo(aw->db, &aw->version, out);
 }
 
 static void *app_worker_init(const struct cfg *c, void *state)
@@ -135,7 +137,7 @@ static void *app_worker_init(const struct cfg *c, void *state)
         free(aw);
         return NULL;
     }
-    cache_bind(aw->cache, c->cache_default_timeout_s, app_data_version, aw->db);
+    cache_bind(aw->cache, c->cache_default_timeout_s, app_data_version, aw);
     if (aw->state->tier && cache_enabled(aw->cache))
         tier_attach(aw->state->tier, (unsigned)getpid());
     cache_bind_tier(cache_enabled(aw->cache) ? aw->state->tier : NULL);

@@ -13,6 +13,7 @@
 
 #include "../cache/session.h"
 #include "../db/db.h"
+#include "task_dao.h"
 #include "../server/config.h"
 #include "../server/request.h"
 #include "../server/response.h"
@@ -35,6 +36,7 @@ struct app_worker {
     struct cache *cache;
     struct sess_store *sessions;
     struct frag_store *frags;     /* {% cache %}'s store; NULL when the cache is off */
+    struct task_version_memo version;   /* the data version, read again only after a commit */
 };
 
 /* One per request, in the arena. */

@@ -142,6 +142,24 @@ enum tl_err task_data_version(struct db *db, uint64_t *out)
     return TL_OK;
 }
 
+enum tl_err task_data_version_memo(struct db *db, struct task_version_memo *memo, uint64_t *out)
+{
+    struct db_stamp now;
+    bool stamped = db_change_stamp(db, &now) == TL_OK;     /* before the read: see db.h */
+    if (stamped && memo->valid && db_stamp_equal(&now, &memo->stamp)) {
+        *out = memo->version;
+        return TL_OK;
+    }
+    memo->valid = false;
+    enum tl_err e = task_data_version(db, out);
+    if (e == TL_OK && stamped) {
+        memo->stamp = now;
+        memo->version = *out;
+        memo->valid = true;
+    }
+    return e;
+}
+
 enum tl_err task_create(struct db *db, struct str name, long long *id_out)
 {
     struct db_val p[] = { db_text(name) };

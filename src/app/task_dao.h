@@ -56,6 +56,19 @@ enum tl_err task_get(struct db *db, long long id, struct arena *a, struct task *
  * transaction as every insert, update and delete, whoever writes
  * (migrations/0002). One primary-key read of a prepared statement. */
 enum tl_err task_data_version(struct db *db, uint64_t *out);
+
+/* The last data version this process read, with the database's change
+ * stamp taken just before that read (db_change_stamp). */
+struct task_version_memo {
+    struct db_stamp stamp;
+    uint64_t version;
+    bool valid;
+};
+/* task_data_version that skips the read while the database's change stamp
+ * equals the memo's: nothing committed since, so the version is the same
+ * (on SQLite in WAL mode: no SQL, no system call). Where no stamp can be
+ * taken (MariaDB, a commit being written) it reads, as task_data_version. */
+enum tl_err task_data_version_memo(struct db *db, struct task_version_memo *memo, uint64_t *out);
 /* Insert; *id_out gets the new id. */
 enum tl_err task_create(struct db *db, struct str name, long long *id_out);
 /* Delete; TL_ENOTFOUND when no such task. */

@@ -50,6 +50,11 @@ void db_spread(struct db *db, unsigned index)
         db->home = index % db->url.n_hosts;
 }
 
+enum tl_err db_change_stamp(struct db *db, struct db_stamp *out)
+{
+    return db->be->stamp ? db->be->stamp(db, out) : TL_EAGAIN;
+}
+
 int db_current_host(const struct db *db)
 {
     return db->be->current_host ? db->be->current_host(db) : -1;

@@ -93,6 +93,29 @@ enum tl_err db_query(struct db *db, const char *sql, const struct db_val *params
 enum tl_err db_query_causal(struct db *db, const char *sql, const struct db_val *params,
                             size_t n_params, db_row_fn row, void *arg);
 
+/* A change stamp: a snapshot of the database's commit state, taken without
+ * SQL and without a system call (SQLite in WAL mode: the header of the
+ * WAL-index in the -shm file, the very bytes a SQLite read transaction
+ * checks first). Contract: two stamps of the same handle compare equal
+ * (db_stamp_equal) only if no transaction committed to the database, by any
+ * process or program, between the two db_change_stamp calls. A caller that
+ * read a value from the database right after a stamp may reuse the value
+ * while later stamps equal that one. */
+struct db_stamp {
+    uint32_t w[12];
+};
+/* TL_OK with *out filled; TL_EAGAIN when no stamp can be taken now (MariaDB,
+ * not yet connected in this process, not in WAL mode, a commit being written
+ * at this instant): the caller reads the database. */
+enum tl_err db_change_stamp(struct db *db, struct db_stamp *out);
+static inline bool db_stamp_equal(const struct db_stamp *a, const struct db_stamp *b)
+{
+    for (int i = 0; i < 12; i++)
+        if (a->w[i] != b->w[i])
+            return false;
+    return true;
+}
+
 /* Statement without rows. affected and last_id may be NULL. */
 enum tl_err db_exec(struct db *db, const char *sql, const struct db_val *params, size_t n_params,
                     uint64_t *affected, long long *last_id);

@@ -48,6 +48,8 @@ struct db_backend {
     const char *begin_sql;   /* the statement that starts a write transaction */
     /* what logs and the CLI call this database (a path, a database name) */
     const char *(*label)(const struct db *db);
+    /* db_change_stamp (NULL: TL_EAGAIN, no cheap stamp on this backend) */
+    enum tl_err (*stamp)(struct db *db, struct db_stamp *out);
 };
 
 extern const struct db_backend db_sqlite_backend;

@@ -34,6 +34,10 @@ struct db_sqlite_stmt {
 struct db_sqlite {
     sqlite3 *h;
     pid_t pid;
+    bool wal;                       /* journal_mode=WAL took effect */
+    bool stamp_off;                 /* no WAL-index to read: db_change_stamp says TL_EAGAIN */
+    bool has_run;                   /* a statement completed on this connection (WAL-index mapped) */
+    const volatile uint32_t *shm;   /* SQLite's own mapping of the WAL-index (-shm), region 0 */
     struct db_sqlite_stmt cache[DB_STMT_CACHE_MAX];
     size_t n_cache;
 };
@@ -50,6 +54,7 @@ static enum tl_err db_sqlite_prepare(struct db *db, const char *sql, sqlite3_stm
 static enum tl_err db_sqlite_fail(struct db *db, const char *sql, int rc);
 static enum tl_err db_sqlite_err(int rc);
 static void db_sqlite_drop(struct db *db);
+static int db_sqlite_journal_row(void *arg, int n, char **vals, char **names);
 
 static enum tl_err db_sqlite_run(struct db *db, const char *sql, const struct db_val *params,
                           size_t n_params, db_row_fn row, void *arg, uint64_t *affected,
@@ -115,6 +120,7 @@ static enum tl_err db_sqlite_run(struct db *db, const char *sql, const struct db
     if (cols != inline_cols)
         free(cols);
     if (rc == SQLITE_DONE) {
+        db->sqlite->has_run = true;
         if (affected)
             *affected = (uint64_t)sqlite3_changes64(h);
         if (last_id)
@@ -196,7 +202,7 @@ static enum tl_err db_sqlite_connect(struct db *db)
     rc = sqlite3_exec(s->h, is_memory ? "PRAGMA foreign_keys=ON"
                                       : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
                                         "PRAGMA foreign_keys=ON",
-                      NULL, NULL, &msg);
+                      db_sqlite_journal_row, s, &msg);
     if (rc != SQLITE_OK) {
         snprintf(db->last_error, sizeof db->last_error, "setting up \"%.200s\": %.250s", path,
                  msg ? msg : sqlite3_errstr(rc));
@@ -344,6 +350,68 @@ static void db_sqlite_drop(struct db *db)
     free(s);
 }
 
+/* The row of "PRAGMA journal_mode=WAL": the mode in effect ("wal", or the
+ * old mode when WAL cannot be used, e.g. on a file system without shared
+ * memory). The other pragmas of the script return no rows. */
+static int db_sqlite_journal_row(void *arg, int n, char **vals, char **names)
+{
+    (void)names;
+    struct db_sqlite *s = arg;
+    if (n == 1 && vals[0] && !strcmp(vals[0], "wal"))
+        s->wal = true;
+    return 0;
+}
+
+/* The WAL-index header (https://www.sqlite.org/walformat.html, section 2.1):
+ * two copies of 48 bytes at the start of region 0 of the -shm file. A
+ * committing writer stores copy 2, a memory barrier, then copy 1; readers
+ * read copy 1, a barrier, copy 2, and trust them only when equal. Every
+ * commit changes the header (mxFrame, the frame checksums, or the salts when
+ * the WAL restarts), so an unchanged header means no commit.
+ * The header is read through SQLite's own mapping (the VFS's xShmMap on the
+ * connection's file, which returns the region it already mapped): opening
+ * the -shm file here would be wrong, since closing any descriptor of a file
+ * drops every POSIX lock the process holds on it, SQLite's among them. */
+#define DB_SQLITE_WALINDEX_VERSION 3007000u
+#define DB_SQLITE_WALINDEX_WORDS 12
+#define DB_SQLITE_SHM_REGION 32768
+_Static_assert(sizeof(struct db_stamp) == DB_SQLITE_WALINDEX_WORDS * 4, "a stamp is one header copy");
+
+static enum tl_err db_sqlite_stamp(struct db *db, struct db_stamp *out)
+{
+    struct db_sqlite *s = db->sqlite;
+    if (!s || s->pid != tl_pid() || s->stamp_off || !s->wal)
+        return TL_EAGAIN;       /* not connected in this process yet: the caller's read connects */
+    if (!s->shm) {
+        /* Region 0 exists once this connection has read in WAL mode; it then
+         * stays mapped until the connection closes. */
+        sqlite3_file *f = NULL;
+        void volatile *p = NULL;
+        if (sqlite3_file_control(s->h, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK || !f ||
+            !f->pMethods || f->pMethods->iVersion < 2 || !f->pMethods->xShmMap) {
+            s->stamp_off = true;
+            return TL_EAGAIN;
+        }
+        if (!s->has_run)
+            return TL_EAGAIN;
+        if (f->pMethods->xShmMap(f, 0, DB_SQLITE_SHM_REGION, 0, &p) != SQLITE_OK || !p)
+            return TL_EAGAIN;
+        s->shm = (const volatile uint32_t *)p;
+    }
+    uint32_t a[DB_SQLITE_WALINDEX_WORDS], b[DB_SQLITE_WALINDEX_WORDS];
+    for (int i = 0; i < DB_SQLITE_WALINDEX_WORDS; i++)
+        a[i] = __atomic_load_n(&s->shm[i], __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    for (int i = 0; i < DB_SQLITE_WALINDEX_WORDS; i++)
+        b[i] = __atomic_load_n(&s->shm[DB_SQLITE_WALINDEX_WORDS + i], __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    const unsigned char *bytes = (const unsigned char *)a;
+    if (memcmp(a, b, sizeof a) != 0 || a[0] != DB_SQLITE_WALINDEX_VERSION || bytes[12] == 0)
+        return TL_EAGAIN;       /* a commit in progress, or a format this code does not know */
+    memcpy(out->w, a, sizeof out->w);
+    return TL_OK;
+}
+
 static const char *db_sqlite_label(const struct db *db)
 {
     return db->url.path;
@@ -353,4 +421,5 @@ static const char *db_sqlite_label(const struct db *db)
 const struct db_backend db_sqlite_backend = {
     .name = "sqlite", .run = db_sqlite_run, .script = db_sqlite_script, .close = db_sqlite_close,
     .current_host = NULL, .begin_sql = "BEGIN IMMEDIATE", .label = db_sqlite_label,
+    .stamp = db_sqlite_stamp,
 };

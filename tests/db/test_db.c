@@ -414,6 +414,91 @@ static void t_data_version(void)
     db_close(db);
 }
 
+/* A write of another process: a child with its own connection. */
+static bool write_from_child(const char *url, const char *sql)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct tl_diag d = { 0 };
+        struct db *other = db_open(url, 1000, &d);
+        _exit(other && db_exec_script(other, sql) == TL_OK ? 0 : 1);
+    }
+    int st = 0;
+    return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/* The memoized version read (task_data_version_memo): on SQLite it skips the
+ * SQL while nothing was committed, and sees every commit at once, whoever
+ * made it: this connection, a second connection of the process, another
+ * process, the sqlite3 command line. On MariaDB it reads every time. */
+static void t_version_memo(void)
+{
+    struct db *db = fresh_db();
+    struct tl_diag d = { 0 };
+    CHECK(migrate_upgrade(db, mig_dir, 0, &d) == TL_OK, "upgrade: %s", d.msg);
+    char url[1024];
+    if (is_maria)
+        snprintf(url, sizeof url, "%s", getenv("TL_MARIADB_URL"));
+    else
+        sqlite_url(url, sizeof url, "");
+    if (!is_maria)      /* fresh_db named the file t<n_db>.sqlite */
+        snprintf(url + strlen(url), sizeof url - strlen(url), "t%u.sqlite", n_db);
+    struct task_version_memo m = { 0 };
+    uint64_t v0 = 0, v = 0, truth = 0;
+    CHECK(task_data_version_memo(db, &m, &v0) == TL_OK, "first read");
+    uint64_t q0 = db_query_count(db);
+    for (int i = 0; i < 100; i++)
+        CHECK(task_data_version_memo(db, &m, &v) == TL_OK && v == v0, "unchanged: %llu",
+              (unsigned long long)v);
+    uint64_t reads = db_query_count(db) - q0;
+    if (is_maria)
+        CHECK(reads == 100, "MariaDB: every version read goes to the server (%llu of 100)",
+              (unsigned long long)reads);
+    else
+        CHECK(reads <= 1, "SQLite: no read while nothing is committed (%llu of 100)", (unsigned long long)reads);
+
+    /* this connection writes */
+    CHECK(task_create(db, STR("here"), NULL) == TL_OK, "create");
+    CHECK(task_data_version_memo(db, &m, &v) == TL_OK && task_data_version(db, &truth) == TL_OK &&
+              v == truth && v > v0, "own write seen: %llu (truth %llu, before %llu)", (unsigned long long)v,
+          (unsigned long long)truth, (unsigned long long)v0);
+    /* a second connection of this process */
+    struct db *second = db_open(url, 1000, &d);
+    CHECK(second && db_exec_script(second, "INSERT INTO task (name) VALUES ('second')") == TL_OK,
+          "second connection writes");
+    uint64_t before = v;
+    CHECK(task_data_version_memo(db, &m, &v) == TL_OK && task_data_version(db, &truth) == TL_OK &&
+              v == truth && v > before, "second connection's write seen: %llu (truth %llu)",
+          (unsigned long long)v, (unsigned long long)truth);
+    if (second)
+        db_close(second);
+    /* another process, many times in a row: every commit is seen by the next read */
+    for (int i = 0; i < 20; i++) {
+        before = v;
+        CHECK(write_from_child(url, "INSERT INTO task (name) VALUES ('child')"), "child %d writes", i);
+        CHECK(task_data_version_memo(db, &m, &v) == TL_OK && v > before, "child %d's write seen: %llu after %llu",
+              i, (unsigned long long)v, (unsigned long long)before);
+    }
+    /* the sqlite3 command line, a writer outside the app */
+    if (!is_maria && system("command -v sqlite3 >/dev/null 2>&1") == 0) {
+        char cmd[1400];
+        snprintf(cmd, sizeof cmd, "sqlite3 '%s/t%u.sqlite' \"DELETE FROM task WHERE name = 'child'\"", tmp, n_db);
+        before = v;
+        CHECK(system(cmd) == 0, "sqlite3 CLI writes");
+        CHECK(task_data_version_memo(db, &m, &v) == TL_OK && v > before, "CLI write seen: %llu after %llu",
+              (unsigned long long)v, (unsigned long long)before);
+        /* a checkpoint that truncates the WAL is not a commit, and the next
+         * write after it (a new WAL, new salts) is seen */
+        snprintf(cmd, sizeof cmd, "sqlite3 '%s/t%u.sqlite' 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null", tmp, n_db);
+        CHECK(system(cmd) == 0, "checkpoint");
+        before = v;
+        CHECK(task_data_version_memo(db, &m, &v) == TL_OK && v == before, "checkpoint moved nothing");
+        CHECK(write_from_child(url, "DELETE FROM task"), "write after the checkpoint");
+        CHECK(task_data_version_memo(db, &m, &v) == TL_OK && v > before, "write after a WAL restart seen");
+    }
+    db_close(db);
+}
+
 /* Keyset pages: the newest page, older and newer pages around an anchor,
  * has_more at both ends, ascending order, limits, deleted anchors. */
 static void t_task_page(void)
@@ -1005,6 +1090,7 @@ int main(int argc, char **argv)
         { "ids_never_reused", t_ids_never_reused, true, true },
         { "dao_errors", t_dao_errors, true, true },
         { "data_version", t_data_version, true, true },
+        { "version_memo", t_version_memo, true, true },
         { "task_page", t_task_page, true, true },
         { "transactions", t_transactions, true, true },
         { "fork", t_fork, true, true },
