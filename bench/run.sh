@@ -219,6 +219,15 @@ pool_start() {
   return 0
 }
 children() { ps -o pid= --ppid "$1" 2>/dev/null | tr -s ' \n' ' '; }
+# cpu_ns PID -> nanoseconds on a CPU of PID and its children so far (/proc/PID/schedstat, field 1):
+# the pool's own CPU per request, a figure that a busy machine disturbs far less than req/s
+cpu_ns() {
+  local p s=0 v
+  for p in "$1" $(children "$1"); do
+    read -r v _ <"/proc/$p/schedstat" 2>/dev/null && s=$((s + v))
+  done
+  echo "$s"
+}
 
 # mem PID -> "pss_master rss_master pss_children_sum rss_children_sum n_children tier_rss" (KiB). PSS and
 # RSS leave out the same-host tier's segment (memfd:tasklist-cache), whose resident size is the last
@@ -395,14 +404,18 @@ measure_n() { # N
         perf record -a -F "${PROFILE_HZ:-999}" "${cg[@]}" -o "$pdata" -- sleep "$DURATION" >/dev/null 2>&1 &
         perf_pid=$!
       fi
+      local cpu0; cpu0=$(cpu_ns "$master")
       v=$(BENCH_ORIGIN=$APP_URL run_wrk "$f" "$url" "${args[@]}")
+      # field 6: the pool's CPU microseconds per request (row 1: nginx's)
+      v="$v $(awk -v a="$cpu0" -v b="$(cpu_ns "$master")" -v n="$(echo "$v" | awk '{print $5}')" \
+        'BEGIN{ if (n > 0) printf "%.1f", (b - a) / 1000 / n; else print 0 }')"
       if [ -n "$perf_pid" ]; then
         wait "$perf_pid"
         profile_report "$pdata" "$OUT/profile/n$n-row$row-rep$rep" "$master $(children "$master")"
       fi
       RES[$n,$row]="${RES[$n,$row]:-}|$v"
       MEMV[$n,$row]=$(mem "$master")
-      say "N=$n rep $rep row $row: $(echo "$v" | awk '{printf "%s req/s, p50 %s ms, p99 %s ms, errors %s", $1, $2, $3, $4}')"
+      say "N=$n rep $rep row $row: $(echo "$v" | awk '{printf "%s req/s, p50 %s ms, p99 %s ms, errors %s, pool CPU %s us/req", $1, $2, $3, $4, $6}')"
       [ "$row" != 1 ] && pool_stop
     done
   done
@@ -422,7 +435,7 @@ kib_mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
 
 CSV=$OUT/results.csv
 MD=$OUT/results.md
-echo "n_tasks,row,name,rps,p50_ms,p99_ms,errors,requests_total,pct_of_row2,pct_of_row2b,cache_rt_per_req,db_queries_per_req,pss_master_kib,pss_workers_kib,pss_total_kib,rss_master_kib,rss_workers_kib,workers" >"$CSV"
+echo "n_tasks,row,name,rps,p50_ms,p99_ms,errors,requests_total,pool_cpu_us_per_req,pct_of_row2,pct_of_row2b,cache_rt_per_req,db_queries_per_req,pss_master_kib,pss_workers_kib,pss_total_kib,rss_master_kib,rss_workers_kib,workers" >"$CSV"
 {
   echo "## tasklist benchmark"
   echo
@@ -432,23 +445,23 @@ echo "n_tasks,row,name,rps,p50_ms,p99_ms,errors,requests_total,pct_of_row2,pct_o
     r2=$(col "$n" 2 1); r2b=$(col "$n" 2b 1)
     echo "### N = $n tasks (page: ${BYTES[$n]} bytes)"
     echo
-    echo "| row | what | req/s | p50 ms | p99 ms | errors | % of 2 | % of 2b | mc round trips/req | db queries/req | PSS total MiB (master + workers) | PSS master / per worker KiB | RSS master / per worker KiB |"
-    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| row | what | req/s | p50 ms | p99 ms | errors | pool CPU µs/req | % of 2 | % of 2b | mc round trips/req | db queries/req | PSS total MiB (master + workers) | PSS master / per worker KiB | RSS master / per worker KiB |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     for row in $ROWS; do
       rps=$(col "$n" "$row" 1); p50=$(col "$n" "$row" 2); p99=$(col "$n" "$row" 3)
-      err=$(col "$n" "$row" 4); req=$(col "$n" "$row" 5)
+      err=$(col "$n" "$row" 4); req=$(col "$n" "$row" 5); cpu=$(col "$n" "$row" 6)
       read -r db rt <<<"${CNT[$n,$row]:-- -}"
       read -r pm rm pw rw nw tier <<<"${MEMV[$n,$row]:-0 0 0 0 0 0}"
       [ "${nw:-0}" -gt 0 ] && { pwa=$((pw / nw)); rwa=$((rw / nw)); } || { pwa=0; rwa=0; }
       if [ "$rps" = "-" ]; then
-        echo "| $row | ${ROW_NAMES[$row]} | not measured (tasklist not built) | | | | | | | | | | |"
+        echo "| $row | ${ROW_NAMES[$row]} | not measured (tasklist not built) | | | | | | | | | | | |"
         continue
       fi
       total=$((pm + pw))
-      printf '| %s | %s | %.0f | %.2f | %.2f | %s | %s | %s | %s | %s | %s | %s / %s | %s / %s |\n' \
-        "$row" "${ROW_NAMES[$row]}" "$rps" "$p50" "$p99" "$err" "$(pct "$rps" "$r2")" "$(pct "$rps" "$r2b")" \
+      printf '| %s | %s | %.0f | %.2f | %.2f | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s / %s |\n' \
+        "$row" "${ROW_NAMES[$row]}" "$rps" "$p50" "$p99" "$err" "$cpu" "$(pct "$rps" "$r2")" "$(pct "$rps" "$r2b")" \
         "$rt" "$db" "$(kib_mib $total)" "$pm" "$pwa" "$rm" "$rwa"
-      echo "$n,$row,${ROW_NAMES[$row]},$rps,$p50,$p99,$err,$req,$(pct "$rps" "$r2"),$(pct "$rps" "$r2b"),$rt,$db,$pm,$pw,$total,$rm,$rw,$nw" >>"$CSV"
+      echo "$n,$row,${ROW_NAMES[$row]},$rps,$p50,$p99,$err,$req,$cpu,$(pct "$rps" "$r2"),$(pct "$rps" "$r2b"),$rt,$db,$pm,$pw,$total,$rm,$rw,$nw" >>"$CSV"
     done
     echo
     # targets (reported, never enforced)
