@@ -9,6 +9,9 @@
  *   its bindings cleared before db_sqlite_run returns, so bound text is never
  *   referenced after the call (SQLITE_STATIC is safe).
  *   A connection inherited across fork is abandoned, never used or closed.
+ *   db_change_stamp: the WAL-index header read through SQLite's own mapping
+ *   (see db_sqlite_stamp); no stamp before the connection's first statement
+ *   or when the database is not in WAL mode.
  * Context: workers and one-shot commands; single-threaded (SQLITE_OPEN_NOMUTEX).
  */
 #include <errno.h>
