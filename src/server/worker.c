@@ -21,6 +21,7 @@
 #include <fcgiapp.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -45,10 +46,13 @@ static volatile sig_atomic_t srv_worker_reopen;
  * read deadline passed: written here, read by the SIGALRM handler. */
 static volatile sig_atomic_t srv_worker_reading_fd = -1;
 static volatile sig_atomic_t srv_worker_read_expired;
+static volatile sig_atomic_t srv_worker_timer_armed;   /* an ITIMER_REAL expiry is pending */
+static _Atomic int64_t srv_worker_read_deadline_ms;    /* lock-free: read in the handler */
 
 static void srv_worker_on_signal(int sig);
 static void srv_worker_on_alarm(int sig);
 static void srv_worker_read_deadline(int fd, unsigned timeout_s);
+static void srv_worker_arm_timer(int64_t ms);
 static void srv_worker_signals(sigset_t *wait_mask);
 static int srv_worker_accept(struct srv_worker *w, int epfd, const sigset_t *wait_mask);
 static void srv_worker_serve(struct srv_worker *w, FCGX_Request *fr);
@@ -173,32 +177,55 @@ static void srv_worker_on_signal(int sig)
  * one and stall); SO_RCVTIMEO bounds each read(), not the whole request, so a
  * client trickling a byte every few seconds would hold the worker forever; an
  * alarm that only interrupts a read (EINTR) races with the read not having
- * started yet. shutdown(2) is async-signal-safe and sticks. */
+ * started yet. shutdown(2) is async-signal-safe and sticks.
+ * The timer is not stopped when a request is in, nor started again for each
+ * request while it is pending (two system calls a request saved): when it
+ * fires for an earlier request, the handler finds the current deadline
+ * still ahead and arms the timer for what is left of it, or finds no
+ * connection being read and does nothing. So it fires at most once per
+ * read_timeout_s while requests come, and a signal may then land outside a
+ * read: every call it can interrupt restarts (SA_RESTART) or retries on
+ * EINTR (epoll_pwait here, poll in libmemcached and the MariaDB connector). */
 static void srv_worker_on_alarm(int sig)
 {
     (void)sig;
+    int saved_errno = errno;
+    srv_worker_timer_armed = 0;
     int fd = srv_worker_reading_fd;
     if (fd >= 0) {
-        shutdown(fd, SHUT_RDWR);
-        srv_worker_read_expired = 1;
+        int64_t left = atomic_load(&srv_worker_read_deadline_ms) - tl_clock_ms();
+        if (left > 0) {
+            srv_worker_arm_timer(left);
+        } else {
+            shutdown(fd, SHUT_RDWR);
+            srv_worker_read_expired = 1;
+        }
     }
+    errno = saved_errno;
 }
 
-/* Arm (fd >= 0) or disarm (fd -1) the one-shot read deadline. The fd is
- * published before the timer starts and withdrawn before it stops, so the
- * handler never shuts down a connection that is no longer being read. */
+static void srv_worker_arm_timer(int64_t ms)
+{
+    struct itimerval it = { { 0, 0 }, { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 } };
+    srv_worker_timer_armed = 1;
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* Start (fd >= 0) or end (fd -1) reading a connection under the read
+ * deadline; timeout_s 0 = no deadline. The deadline is published before the
+ * fd and the fd is withdrawn first, so the handler never shuts down a
+ * connection that is no longer being read, nor one before its deadline. */
 static void srv_worker_read_deadline(int fd, unsigned timeout_s)
 {
-    struct itimerval it = { { 0, 0 }, { 0, 0 } };
-    if (fd >= 0) {
-        srv_worker_read_expired = 0;
-        srv_worker_reading_fd = fd;
-        it.it_value.tv_sec = timeout_s;
-        setitimer(ITIMER_REAL, &it, NULL);
-    } else {
+    if (fd < 0 || timeout_s == 0) {
         srv_worker_reading_fd = -1;
-        setitimer(ITIMER_REAL, &it, NULL);
+        return;
     }
+    srv_worker_read_expired = 0;
+    atomic_store(&srv_worker_read_deadline_ms, tl_clock_ms() + (int64_t)timeout_s * 1000);
+    srv_worker_reading_fd = fd;
+    if (!srv_worker_timer_armed)
+        srv_worker_arm_timer((int64_t)timeout_s * 1000);
 }
 
 /* TERM/INT/QUIT stop, USR1 reopens logs; all stay blocked (the master

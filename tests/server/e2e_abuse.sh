@@ -8,7 +8,9 @@
 #  - public_origin pins the Host: another Host gets 421, a DNS-rebinding POST
 #    (Host and Origin both the attacker's) is refused, the own origin works;
 #  - read_timeout_s: two connections that send nothing, and one that trickles
-#    a byte every 0.5 s, do not keep a 2-worker pool from serving;
+#    a byte every 0.5 s, do not keep a 2-worker pool from serving; a
+#    connection that starts while an earlier request's expiry is pending is
+#    closed after its own full read_timeout_s;
 #  - allowed_clients: a TCP peer not listed is closed at accept.
 source "${TL_SOURCE_ROOT:-$(dirname "$0")/../..}/tests/lib/servers.sh"
 source "$TL_SRC/tests/server/lib.sh"
@@ -79,6 +81,13 @@ out=$($FC trickle "unix:$SOCK" 15)
 s=$(echo "$out" | awk '{ print int($3) }')
 [ "${s:-99}" -le 3 ] || tl_fail "a client trickling its request was served or held for: $out (want closed within ~1 s)"
 grep -q 'no complete request within 1 s' "$LOG" || tl_fail "idle connections not logged: $(tail -3 "$LOG")"
+# The timer stays armed across requests (no setitimer per request): a connection that starts while an
+# earlier request's expiry is pending still gets its whole read_timeout_s, counted from its own start
+for _ in 1 2 3 4; do curl -s -o /dev/null "$U/"; done
+sleep 0.6
+out=$($FC trickle "unix:$SOCK" 15)
+awk -v s="$(echo "$out" | awk '{ print $3 }')" 'BEGIN { exit !(s >= 0.9 && s <= 3) }' ||
+  tl_fail "trickling client after other requests: $out (want closed 1 s after its own start, not earlier)"
 check "still serving" 200 "$U/"
 
 # ---- allowed_clients: TCP peers not listed are closed at accept ----
