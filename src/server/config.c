@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../base/hostport.h"
 #include "../base/log.h"
 #include "paths.h"
 #include "allow.h"
@@ -555,7 +556,7 @@ static bool cfg_parse_bool(const char *s, bool *out)
     return false;
 }
 
-/* "", "unix:PATH", "/PATH", "HOST:PORT", "[V6]:PORT" with PORT 1..65535. */
+/* "", "unix:PATH", "/PATH", "HOST:PORT", "[V6]:PORT" with PORT 1..65535 (base/hostport.h). */
 static bool cfg_listen_ok(const char *listen)
 {
     if (!listen[0])
@@ -564,15 +565,8 @@ static bool cfg_listen_ok(const char *listen)
         return listen[5] != '\0' && strlen(listen + 5) < 108;
     if (listen[0] == '/')
         return strlen(listen) < 108;
-    const char *colon = strrchr(listen, ':');
-    if (!colon || colon == listen)
-        return false;
-    if (listen[0] == '[' && colon[-1] != ']')
-        return false;
-    if (listen[0] != '[' && memchr(listen, ':', (size_t)(colon - listen)))
-        return false;
-    unsigned long port;
-    return cfg_parse_ulong(colon + 1, 10, 65535, &port) && port > 0;
+    struct hostport hp;
+    return hostport_parse(listen, strlen(listen), 0, HOSTPORT_PORT_REQUIRED, &hp) == HOSTPORT_OK;
 }
 
 static void cfg_print_value(const struct cfg *c, const struct cfg_key *k, FILE *out)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "../base/hostport.h"
 #include "../base/log.h"
 
 #define SRV_BACKLOG 1024
@@ -142,25 +143,18 @@ fail:
 
 static int srv_listen_tcp(const char *spec, struct srv_listener *l)
 {
-    char host[256];
+    struct hostport hp;
+    char port[8];
     snprintf(l->desc, sizeof l->desc, "%s", spec);
-    const char *colon = strrchr(spec, ':');
-    if (!colon || (size_t)(colon - spec) >= sizeof host) {
+    if (hostport_parse(spec, strlen(spec), 0, HOSTPORT_PORT_REQUIRED, &hp) != HOSTPORT_OK) {
         log_error("listen %s: expected HOST:PORT", spec);
         return -1;
     }
-    size_t hl = (size_t)(colon - spec);
-    if (spec[0] == '[' && hl >= 2) {
-        memcpy(host, spec + 1, hl - 2);
-        host[hl - 2] = '\0';
-    } else {
-        memcpy(host, spec, hl);
-        host[hl] = '\0';
-    }
+    snprintf(port, sizeof port, "%u", hp.port);
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                               .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
     struct addrinfo *res = NULL;
-    int gai = getaddrinfo(host[0] && strcmp(host, "*") ? host : NULL, colon + 1, &hints, &res);
+    int gai = getaddrinfo(strcmp(hp.host, "*") ? hp.host : NULL, port, &hints, &res);
     if (gai != 0) {
         log_error("listen %s: %s", spec, gai_strerror(gai));
         return -1;
