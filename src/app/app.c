@@ -1,7 +1,8 @@
 /*
  * app/app.c - the task list as a srv_app: route table, master state
  * (compiled templates and router, rebuilt on SIGHUP), per-worker context
- * (database, cache client, session store opened after fork), the per-request
+ * (database, cache client, session store opened after fork, each handed its
+ * own settings struct out of struct cfg), the per-request
  * before/after hooks (lazy session in, session commit out) and the helpers
  * every view shares (render, flash, name validation).
  * Context: master (load/unload) and workers (the rest).

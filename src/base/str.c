@@ -1,6 +1,7 @@
 /*
  * base/str.c - the out-of-line helpers of str.h: case-insensitive compare,
- * UTF-8 validation, strict id parsing. Pure functions, any process.
+ * UTF-8 validation (utf8_invalid_at of utf8.c), strict id parsing. Pure
+ * functions, any process.
  */
 #include "str.h"
 #include "utf8.h"

@@ -1,6 +1,7 @@
 /*
  * server/listen.c - the listen socket: unix (mode, owner, live-server check),
- *   TCP over IPv4 or IPv6, or the socket inherited on fd 0 (spawn-fcgi).
+ *   TCP over IPv4 or IPv6 (HOST:PORT read by base/hostport.h), or the socket
+ *   inherited on fd 0 (spawn-fcgi).
  * Owns: struct srv_listener; unlinking the socket path it created.
  * Invariants: a unix path where a server still answers is never replaced;
  *   a stale one (connect refused) is removed. The fd is non-blocking (workers
