@@ -165,9 +165,9 @@ int main(int argc, char **argv)
         return srv_serve(&c, &app_tasklist, main_load_config, NULL);
     }
     if (!strcmp(cmd, "db"))
-        return cli_db(&c, main_migrations_dir(), rest, args);
+        return cli_db(&c.db, main_migrations_dir(), rest, args);
     if (!strcmp(cmd, "cache"))
-        return cli_cache(&c, rest, args);
+        return cli_cache(&c.cache, rest, args);
     fprintf(stderr, "tasklist: unknown command \"%s\"\n", cmd);
     help_usage(stderr);
     return 2;

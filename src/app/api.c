@@ -167,7 +167,7 @@ static enum tl_err api_failure(struct req *r, struct resp *w, enum tl_err e)
 static bool api_list_query(const struct req *r, struct task_page_query *q)
 {
     struct str after = STR_NULL, limit = STR_NULL;
-    long long lim = app_worker_of(r)->cfg->page_size;
+    long long lim = app_worker_of(r)->cfg->app.page_size;
     *q = (struct task_page_query){ TASK_PAGE_AFTER, 0, 0 };
     if (req_kvs_get(&r->args, STR("after"), &after) && !str_parse_id(after, &q->anchor))
         return false;

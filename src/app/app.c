@@ -1,7 +1,8 @@
 /*
  * app/app.c - the task list as a srv_app: route table, master state
  * (compiled templates and router, rebuilt on SIGHUP), per-worker context
- * (database, cache client, session store opened after fork), the per-request
+ * (database, cache client, session store opened after fork, each handed its
+ * own settings struct out of struct cfg), the per-request
  * before/after hooks (lazy session in, session commit out) and the helpers
  * every view shares (render, flash, name validation).
  * Context: master (load/unload) and workers (the rest).
@@ -10,7 +11,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../cache/cached.h"
+#include "../web/cached.h"
 #include "../cache/client.h"
 #include "../cache/fragment.h"
 #include "../cache/tier.h"
@@ -33,7 +34,7 @@ static struct tier *app_tier;
 
 static struct tier *app_tier_for(const struct cfg *c)
 {
-    unsigned mb = c->cache_servers[0] ? c->cache_local_size_mb : 0;
+    unsigned mb = c->cache.servers[0] ? c->cache.local_size_mb : 0;
     if (app_tier && tier_size_mb(app_tier) == mb)
         return app_tier;
     tier_free(app_tier);
@@ -41,7 +42,7 @@ static struct tier *app_tier_for(const struct cfg *c)
     if (mb == 0)
         return NULL;
     struct tl_diag d = { 0 };
-    app_tier = tier_new(mb, c->cache_item_size_max, &d);
+    app_tier = tier_new(mb, c->cache.item_size_max, &d);
     if (!app_tier)
         log_warn("%s; serving without it (memcached only)", d.msg);
     else
@@ -124,27 +125,27 @@ static void *app_worker_init(const struct cfg *c, void *state)
         return NULL;
     aw->cfg = c;
     aw->state = state;
-    aw->db = db_open(c->database_url, c->db_timeout_ms, &d);
+    aw->db = db_open(c->db.url, c->db.timeout_ms, &d);
     if (!aw->db) {
         log_error("database: %s", d.msg);
         free(aw);
         return NULL;
     }
     db_spread(aw->db, srv_worker_index());     /* several hosts: workers start on different ones */
-    aw->cache = cache_new(c);
+    aw->cache = cache_new(&c->cache);
     if (!aw->cache) {
         db_close(aw->db);
         free(aw);
         return NULL;
     }
-    cache_bind(aw->cache, c->cache_default_timeout_s, app_data_version, aw);
+    cache_bind(aw->cache, c->cache.default_timeout_s, app_data_version, aw);
     if (aw->state->tier && cache_enabled(aw->cache))
         tier_attach(aw->state->tier, (unsigned)getpid());
     cache_bind_tier(cache_enabled(aw->cache) ? aw->state->tier : NULL);
     cache_honor_no_cache(c->debug);
     if (cache_enabled(aw->cache)) {
-        aw->sessions = sess_store_new(c, aw->cache);
-        aw->frags = frag_store_new(aw->cache, aw->state->tier, c->cache_default_timeout_s);
+        aw->sessions = sess_store_new(&c->session, aw->cache);
+        aw->frags = frag_store_new(aw->cache, aw->state->tier, c->cache.default_timeout_s);
     }
     return aw;
 }
@@ -182,7 +183,7 @@ static struct str app_session_cookie(const struct req *r)
     for (size_t i = 0; i < r->cookies.n; i++) {
         struct str v = r->cookies.v[i].value;
         if (str_eq(r->cookies.v[i].name, STR("session")) &&
-            sess_cookie_verify(v, c->secret_key, c->secret_key_fallbacks, id))
+            sess_cookie_verify(v, c->session.secret_key, c->session.secret_key_fallbacks, id))
             return v;
     }
     return first;
@@ -237,7 +238,7 @@ static void app_after(struct req *r, struct resp *w)
         return;
     if (ar->sess) {
         struct str cookie = STR_NULL;
-        sess_commit(ar->sess, r->is_https || aw->cfg->session_cookie_secure, &cookie);
+        sess_commit(ar->sess, r->is_https || aw->cfg->session.cookie_secure, &cookie);
         if (cookie.len)
             resp_set_cookie(w, cookie);
     }
@@ -393,7 +394,7 @@ void app_show_message(struct req *r, struct str category, struct str msg)
 
 const char *app_task_name_problem(const struct req *r, struct str name)
 {
-    unsigned max = app_worker_of(r)->cfg->name_max;
+    unsigned max = app_worker_of(r)->cfg->app.name_max;
     enum app_name_verdict v = app_task_name_check(name, max);
     if (v == APP_NAME_TOO_LONG) {
         /* Out of memory, the plain message: NULL would accept the name. */

@@ -79,7 +79,7 @@ void app_tasks_changed(struct req *r, uint64_t version_before)
     if (!version_before)
         return;
     /* the landing page: the newest page of the HTML view and of its query */
-    struct task_page_query q = { TASK_PAGE_LAST, 0, app_worker_of(r)->cfg->page_size };
+    struct task_page_query q = { TASK_PAGE_LAST, 0, app_worker_of(r)->cfg->app.page_size };
     struct task_page_key k;
     task_page_key_of(&q, &k);
     struct cache_args args = { k.parts, 3, NULL };

@@ -7,7 +7,7 @@
 #ifndef TASKLIST_APP_TASK_CACHE_H
 #define TASKLIST_APP_TASK_CACHE_H
 
-#include "../cache/cached.h"
+#include "../web/cached.h"
 #include "task_dao.h"
 
 extern const struct cache_codec task_list_codec;

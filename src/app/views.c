@@ -4,10 +4,10 @@
  *   memoized query, rendered with per-task fragments (Russian doll); POST
  *   validates, writes, frees the entries of the version it replaced and
  *   redirects (303). Correctness never rests on those deletes: every cached
- *   thing is keyed by the data version (src/cache/cached.h).
+ *   thing is keyed by the data version (src/web/cached.h).
  * Context: worker only.
  */
-#include "../cache/cached.h"
+#include "../web/cached.h"
 #include "../base/log.h"
 #include "internal.h"
 
@@ -94,7 +94,7 @@ static bool view_page_query(const struct req *r, struct task_page_query *q)
     struct str after = STR_NULL, before = STR_NULL;
     bool has_after = req_kvs_get(&r->args, STR("after"), &after);
     bool has_before = req_kvs_get(&r->args, STR("before"), &before);
-    *q = (struct task_page_query){ TASK_PAGE_LAST, 0, app_worker_of(r)->cfg->page_size };
+    *q = (struct task_page_query){ TASK_PAGE_LAST, 0, app_worker_of(r)->cfg->app.page_size };
     if (has_after && has_before)
         return false;
     if (has_after) {
@@ -129,7 +129,7 @@ static enum tl_err view_render_index(struct req *r, struct resp *w)
         w->status = 400;
         app_show_message(r, STR("error"),
                          STR("That page does not exist: use ?after=ID or ?before=ID with a task id."));
-        q = (struct task_page_query){ TASK_PAGE_LAST, 0, app_worker_of(r)->cfg->page_size };
+        q = (struct task_page_query){ TASK_PAGE_LAST, 0, app_worker_of(r)->cfg->app.page_size };
     }
     struct task_page page;
     enum tl_err e = app_task_page(r, &q, &page);

@@ -1,9 +1,11 @@
 /*
- * base/utf8.c - utf8_next and the code-point classes of utf8.h.
+ * base/utf8.c - utf8_next, validation, lengths and the code-point classes of utf8.h.
  * The tables are Unicode 15.1's Zs and Cf, written out by hand (no ICU: the
  * app only needs to know what is invisible or reorders text).
  */
 #include "utf8.h"
+
+#include <string.h>
 
 struct utf8_range {
     int32_t lo, hi;
@@ -60,6 +62,76 @@ int32_t utf8_next(struct str s, size_t *pos)
         return -1;
     *pos = i + 1 + need;
     return (int32_t)cp;
+}
+
+int32_t utf8_next_or_byte(struct str s, size_t *pos)
+{
+    size_t i = *pos;
+    int32_t cp = utf8_next(s, pos);
+    return cp >= 0 ? cp : (int32_t)(unsigned char)s.p[i];
+}
+
+size_t utf8_invalid_at(struct str s)
+{
+    const unsigned char *p = (const unsigned char *)s.p;
+    size_t i = 0, n = s.len;
+    while (i < n) {
+        /* ASCII fast path, 8 bytes at a time: no high bit and no zero byte
+         * (pages and fragments are mostly ASCII; this is on the hot path). */
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if ((w & 0x8080808080808080ULL) ||
+                ((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL))
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
+        if (p[i] == 0)
+            return i;
+        if (p[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t at = i;
+        if (utf8_next(s, &i) < 0)
+            return at;
+    }
+    return n;
+}
+
+size_t utf8_encode(int32_t cp, char *out)
+{
+    uint32_t c = (uint32_t)cp;
+    if (c < 0x80) {
+        out[0] = (char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        out[0] = (char)(0xC0 | (c >> 6));
+        out[1] = (char)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    if (c < 0x10000) {
+        out[0] = (char)(0xE0 | (c >> 12));
+        out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (c >> 18));
+    out[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((c >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (c & 0x3F));
+    return 4;
+}
+
+size_t utf8_len(struct str s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s.len; i++)
+        n += ((unsigned char)s.p[i] & 0xC0) != 0x80;
+    return n;
 }
 
 bool utf8_is_control(int32_t cp)

@@ -1,8 +1,10 @@
 /*
  * base/utf8.h - code points out of UTF-8 text, and the few Unicode classes
  *   the server and the app must recognise without ICU.
- * Owns: utf8_next (one code point, or -1 for a malformed byte), and the
- *   classes: controls (C0, DEL, C1), Unicode spaces (Zs, plus the line and
+ * Owns: utf8_next (one code point, or -1 for a malformed byte) and its
+ *   lenient form for printers, validation with the position of the first bad
+ *   byte (utf8_invalid_at, which str_is_valid_utf8 and the template loader
+ *   use), encoding (utf8_encode), code-point counts (utf8_len), and the classes: controls (C0, DEL, C1), Unicode spaces (Zs, plus the line and
  *   paragraph separators), format characters (Cf, zero-width ones among them),
  *   and the bidirectional embedding/override/isolate controls.
  * Invariants: the tables follow Unicode 15.1 (General_Category Zs and Cf);
@@ -20,6 +22,24 @@
 /* The code point at s.p[*pos], advancing *pos past it. A malformed, overlong
  * or surrogate sequence gives -1 and advances one byte; *pos must be < s.len. */
 int32_t utf8_next(struct str s, size_t *pos);
+
+/* utf8_next for printers: a malformed byte decodes as itself (its value,
+ * U+0080..U+00FF) and advances one byte, so a loop always makes progress
+ * and shows every byte. *pos must be < s.len. */
+int32_t utf8_next_or_byte(struct str s, size_t *pos);
+
+/* The offset of the first byte of s that starts a malformed, overlong,
+ * surrogate or truncated sequence, or is NUL; s.len when s is valid UTF-8
+ * without NUL. ASCII runs are scanned 8 bytes at a time (hot path). */
+size_t utf8_invalid_at(struct str s);
+
+/* Write the UTF-8 encoding of cp (0..0x10FFFF, not a surrogate: callers
+ * check) to out: 1 to 4 bytes, returned. */
+size_t utf8_encode(int32_t cp, char *out);
+
+/* Code points in s (bytes that are not continuation bytes): for valid
+ * UTF-8, Python's len() of the decoded text. */
+size_t utf8_len(struct str s);
 
 /* C0 controls U+0000..U+001F, DEL U+007F and C1 controls U+0080..U+009F. */
 bool utf8_is_control(int32_t cp);

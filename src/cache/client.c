@@ -1,7 +1,7 @@
 /*
  * cache/client.c - the per-worker memcached client of client.h.
  * Owns: the libmemcached handle (binary protocol, SASL PLAIN, ketama, the
- *   tutorial's timeouts from struct cfg), the breaker and the counters of
+ *   tutorial's timeouts from struct cache_settings), the breaker and the counters of
  *   struct cache_stats.
  * Invariants:
  *   - The handle is created on first use, in the process that uses it (so a
@@ -26,7 +26,7 @@
  *   - The fire-and-forget batch (cache_set_many) has a breaker of its own:
  *     its failure never turns off the gets and sets of the worker.
  *   - Nothing here decides whether a cached value is current: callers key
- *     entries by the data version read from the database (cached.c), so a
+ *     entries by the data version read from the database (web/cached.c), so a
  *     failed or skipped delete costs memory, not correctness.
  *   - The password is only handed to libmemcached and never logged.
  * Context: one client per worker (after fork) or per one-shot command;
@@ -40,7 +40,6 @@
 #include <time.h>
 
 #include "../base/clock.h"
-#include "../server/config.h"
 #include "../base/log.h"
 #include "client_internal.h"
 
@@ -164,30 +163,30 @@ static memcached_return_t cache_store_attempt(struct cache *cc, struct cache_op 
 static bool cache_store_classify(struct cache *cc, struct cache_op *op, memcached_return_t rc,
                                  enum tl_err *result);
 
-struct cache *cache_new(const struct cfg *c)
+struct cache *cache_new(const struct cache_settings *s)
 {
     struct cache *cc = calloc(1, sizeof *cc);
     if (!cc)
         return NULL;
-    snprintf(cc->username, sizeof cc->username, "%s", c->cache_username);
-    snprintf(cc->password, sizeof cc->password, "%s", c->cache_password);
-    cc->prefix_len = strnlen(c->cache_key_prefix, 64);
-    memcpy(cc->prefix, c->cache_key_prefix, cc->prefix_len);
-    cc->connect_timeout_ms = c->cache_connect_timeout_ms;
-    cc->send_timeout_ms = c->cache_send_timeout_ms;
-    cc->recv_timeout_ms = c->cache_recv_timeout_ms;
-    cc->poll_timeout_ms = c->cache_poll_timeout_ms;
-    cc->retry_timeout_s = c->cache_retry_timeout_s;
-    cc->dead_timeout_s = c->cache_dead_timeout_s;
-    cc->tcp_nodelay = c->cache_tcp_nodelay;
-    cc->tcp_keepalive = c->cache_tcp_keepalive;
-    cc->remove_failed = c->cache_remove_failed;
-    cc->item_size_max = c->cache_item_size_max;
+    snprintf(cc->username, sizeof cc->username, "%s", s->username);
+    snprintf(cc->password, sizeof cc->password, "%s", s->password);
+    cc->prefix_len = strnlen(s->key_prefix, sizeof s->key_prefix);
+    memcpy(cc->prefix, s->key_prefix, cc->prefix_len);
+    cc->connect_timeout_ms = s->connect_timeout_ms;
+    cc->send_timeout_ms = s->send_timeout_ms;
+    cc->recv_timeout_ms = s->recv_timeout_ms;
+    cc->poll_timeout_ms = s->poll_timeout_ms;
+    cc->retry_timeout_s = s->retry_timeout_s;
+    cc->dead_timeout_s = s->dead_timeout_s;
+    cc->tcp_nodelay = s->tcp_nodelay;
+    cc->tcp_keepalive = s->tcp_keepalive;
+    cc->remove_failed = s->remove_failed;
+    cc->item_size_max = s->item_size_max;
 
     char err[256];
-    int n = cache_servers_parse(c->cache_servers, cc->servers, CACHE_SERVERS_MAX, err, sizeof err);
+    int n = cache_servers_parse(s->servers, cc->servers, CACHE_SERVERS_MAX, err, sizeof err);
     if (n < 0) {
-        log_error("cache: cache_servers \"%s\": %s; caching is off", c->cache_servers, err);
+        log_error("cache: cache_servers \"%s\": %s; caching is off", s->servers, err);
         return cc;
     }
     if (n == 0) {

@@ -21,8 +21,41 @@
 #include "../base/arena.h"
 #include "../base/str.h"
 
-struct cfg;
 struct cache;
+
+/* The [cache] settings (conf/tasklist.ini), owned by this layer: the config
+ * loader fills one from CACHE_SETTINGS_DEFAULT and hands it to cache_new.
+ * Fixed-size fields: it is copied by value and survives fork. */
+struct cache_settings {
+    char servers[1024];             /* "host:port,host:port"; "" = caching off */
+    unsigned local_size_mb;         /* same-host tier in shared memory, MiB; 0 = off */
+    char username[256];
+    char password[256];             /* secret */
+    char key_prefix[64];
+    unsigned default_timeout_s;     /* 0 = never expire */
+    unsigned connect_timeout_ms;
+    unsigned send_timeout_ms;
+    unsigned recv_timeout_ms;
+    unsigned poll_timeout_ms;
+    unsigned retry_timeout_s;       /* the breaker's first interval */
+    unsigned dead_timeout_s;        /* the breaker's longest interval */
+    bool tcp_nodelay;
+    bool tcp_keepalive;
+    bool remove_failed;
+    unsigned long item_size_max;    /* bytes */
+};
+
+/* The defaults (the tutorial's MemCachier values), as an initializer:
+ * `struct cache_settings s = CACHE_SETTINGS_DEFAULT;` (a macro, so the
+ * config loader needs no link dependency on this library). */
+#define CACHE_SETTINGS_DEFAULT {                                                  \
+    .servers = "", .local_size_mb = 64, .key_prefix = "tasklist:",               \
+    .default_timeout_s = 300, .connect_timeout_ms = 2000, .send_timeout_ms = 750, \
+    .recv_timeout_ms = 750, .poll_timeout_ms = 2000, .retry_timeout_s = 2,       \
+    .dead_timeout_s = 30, .tcp_nodelay = true, .tcp_keepalive = true,            \
+    .remove_failed = true, .item_size_max = 1024UL * 1024 }
+/* The largest local_size_mb the config accepts. */
+#define CACHE_LOCAL_SIZE_MB_MAX 65536
 
 struct cache_stats {
     uint64_t hits;          /* keys found */
@@ -33,10 +66,10 @@ struct cache_stats {
     uint64_t skipped;       /* operations skipped while the breaker was open */
 };
 
-/* Client for c's cache_* settings. Never NULL unless out of memory: with no
- * servers it is a disabled client (cache_enabled() false). Logs once, at
- * creation, when caching is off. Does not connect until first use. */
-struct cache *cache_new(const struct cfg *c);
+/* Client for settings s (copied: s may go away). Never NULL unless out of
+ * memory: with no servers it is a disabled client (cache_enabled() false).
+ * Logs once, at creation, when caching is off. Does not connect until first use. */
+struct cache *cache_new(const struct cache_settings *s);
 void cache_free(struct cache *cc);
 bool cache_enabled(const struct cache *cc);
 

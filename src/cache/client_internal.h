@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../base/hostport.h"
 #include "../base/str.h"
 #include "client.h"
 
@@ -24,8 +25,10 @@
 #define CACHE_ITEM_OVERHEAD 64u
 #define CACHE_SERVERS_MAX 32
 
+#define CACHE_DEFAULT_PORT 11211
+
 struct cache_server {
-    char host[256];
+    char host[HOSTPORT_HOST_MAX];
     unsigned port;
 };
 

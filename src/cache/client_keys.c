@@ -1,7 +1,8 @@
 /*
  * cache/client_keys.c - the key rules of DESIGN.md section 5 and the server list.
  * Owns: full-key building (prefix, 250-byte limit, unsafe keys replaced by
- *   prefix + hex SHA-256 of the key) and parsing of cache_servers.
+ *   prefix + hex SHA-256 of the key) and splitting cache_servers into items
+ *   (each item is parsed by base/hostport.h).
  * Invariants: a full key is never longer than CACHE_KEY_MAX and never holds a
  *   space, control byte or DEL, whatever the caller passed; no key is ever
  *   rejected. Pure functions, any process.
@@ -64,54 +65,19 @@ struct str cache_full_key(const struct cache *cc, struct str key, struct arena *
     return p ? (struct str){ p, n } : STR_NULL;
 }
 
+/* One "host[:port]" or "[v6][:port]" item of the server list (base/hostport.h;
+ * port 11211 when absent). 0, or -1 with err naming the problem and the item. */
 static int cache_server_parse_one(const char *item, size_t len, struct cache_server *out, char *err,
                                   size_t err_len)
 {
-    const char *host = item, *colon = NULL;
-    size_t host_len;
-    if (len && item[0] == '[') {
-        const char *close = memchr(item, ']', len);
-        if (!close) {
-            snprintf(err, err_len, "unclosed '[' in \"%.*s\"", (int)len, item);
-            return -1;
-        }
-        host = item + 1;
-        host_len = (size_t)(close - host);
-        if (close + 1 < item + len) {
-            if (close[1] != ':') {
-                snprintf(err, err_len, "expected ':' after ']' in \"%.*s\"", (int)len, item);
-                return -1;
-            }
-            colon = close + 1;
-        }
-    } else {
-        colon = memrchr(item, ':', len);
-        host_len = colon ? (size_t)(colon - item) : len;
-    }
-    if (host_len == 0 || host_len >= sizeof out->host) {
-        snprintf(err, err_len, "bad host in \"%.*s\"", (int)len, item);
+    struct hostport hp;
+    enum hostport_problem p = hostport_parse(item, len, CACHE_DEFAULT_PORT, 0, &hp);
+    if (p != HOSTPORT_OK) {
+        snprintf(err, err_len, "%s in \"%.*s\"", hostport_problem_text(p), (int)len, item);
         return -1;
     }
-    memcpy(out->host, host, host_len);
-    out->host[host_len] = '\0';
-    out->port = 11211;
-    if (colon) {
-        char port[8];
-        size_t plen = len - (size_t)(colon + 1 - item);
-        char *end;
-        if (plen == 0 || plen >= sizeof port) {
-            snprintf(err, err_len, "bad port in \"%.*s\"", (int)len, item);
-            return -1;
-        }
-        memcpy(port, colon + 1, plen);
-        port[plen] = '\0';
-        long v = strtol(port, &end, 10);
-        if (*end || v < 1 || v > 65535) {
-            snprintf(err, err_len, "bad port in \"%.*s\"", (int)len, item);
-            return -1;
-        }
-        out->port = (unsigned)v;
-    }
+    memcpy(out->host, hp.host, sizeof out->host);
+    out->port = hp.port;
     return 0;
 }
 

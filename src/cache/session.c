@@ -33,7 +33,6 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "../server/config.h"
 #include "../base/log.h"
 #include "client.h"
 
@@ -41,7 +40,7 @@
 #define SESS_KEY_PREFIX "session:"
 
 struct sess_store {
-    const struct cfg *cfg;          /* borrowed; outlives the store */
+    const struct sess_settings *set;/* borrowed; outlives the store */
     struct cache *cc;               /* borrowed */
     bool is_enabled;                /* cache on and a secret key set */
     bool is_down_logged;            /* latch: one log line per outage */
@@ -74,20 +73,20 @@ static bool sess_delete(struct sess *s);
 static int64_t sess_now(void);
 static const char *sess_printable(struct str s, char *buf, size_t buf_len);
 
-struct sess_store *sess_store_new(const struct cfg *c, struct cache *cc)
+struct sess_store *sess_store_new(const struct sess_settings *set, struct cache *cc)
 {
     if (sodium_init() < 0)
         return NULL;
     struct sess_store *st = calloc(1, sizeof *st);
     if (!st)
         return NULL;
-    st->cfg = c;
+    st->set = set;
     st->cc = cc;
-    st->lifetime_s = c->session_lifetime_s ? c->session_lifetime_s : SESS_DEFAULT_LIFETIME_S;
-    st->is_enabled = cc && cache_enabled(cc) && c->secret_key[0] != '\0';
+    st->lifetime_s = set->lifetime_s ? set->lifetime_s : SESS_DEFAULT_LIFETIME_S;
+    st->is_enabled = cc && cache_enabled(cc) && set->secret_key[0] != '\0';
     if (!cc || !cache_enabled(cc))
         log_info("session: no cache servers configured, sessions and flash messages are off");
-    else if (c->secret_key[0] == '\0')
+    else if (set->secret_key[0] == '\0')
         log_warn("session: SECRET_KEY is empty, sessions and flash messages are off");
     return st;
 }
@@ -111,7 +110,7 @@ struct sess *sess_begin(struct sess_store *st, struct str cookie, struct arena *
     s->is_loaded = true;
     if (!s->had_cookie || !st->is_enabled)
         return s;
-    if (sess_cookie_verify_which(cookie, st->cfg->secret_key, st->cfg->secret_key_fallbacks,
+    if (sess_cookie_verify_which(cookie, st->set->secret_key, st->set->secret_key_fallbacks,
                                  s->id) >= 0) {
         /* A cookie signed with a fallback key needs nothing special: any save
          * signs with the current key, and an unmodified session keeps working
@@ -256,7 +255,7 @@ void sess_commit(struct sess *s, bool is_https, struct str *set_cookie)
     *set_cookie = STR_NULL;
     if (!s || !s->st->is_enabled || s->is_unavailable)
         return;
-    bool is_secure = is_https || s->st->cfg->session_cookie_secure;
+    bool is_secure = is_https || s->st->set->cookie_secure;
     bool should_clear = false;
     if (s->is_destroyed) {
         if (s->has_valid_cookie && !sess_delete(s))
@@ -310,9 +309,9 @@ static bool sess_save(struct sess *s, bool is_secure, struct str *set_cookie)
     }
     sess_cache_ok(s);
     s->is_stored = true;
-    struct str cookie = sess_cookie_sign(s->a, s->id, s->st->cfg->secret_key);
+    struct str cookie = sess_cookie_sign(s->a, s->id, s->st->set->secret_key);
     *set_cookie = sess_cookie_header(s->a, cookie, is_secure,
-                                     s->st->cfg->session_permanent ? lifetime : 0, now);
+                                     s->st->set->permanent ? lifetime : 0, now);
     return set_cookie->len > 0;
 }
 

@@ -19,13 +19,29 @@
 #include "../base/arena.h"
 #include "../base/str.h"
 
-struct cfg;
 struct cache;
 struct sess_store;
 struct sess;
 
-/* Per-worker store over cache cc (borrowed). NULL when out of memory. */
-struct sess_store *sess_store_new(const struct cfg *c, struct cache *cc);
+/* The [session] settings (conf/tasklist.ini), owned by this layer; the
+ * config loader fills one from SESS_SETTINGS_DEFAULT. Fixed-size fields. */
+struct sess_settings {
+    char secret_key[256];           /* secret; "" = sessions off */
+    char secret_key_fallbacks[1024];/* secret; comma-separated old keys accepted for reading */
+    unsigned lifetime_s;            /* 0 = the default, 31 days */
+    bool permanent;                 /* true: cookie with Max-Age; false: browser-session cookie */
+    bool cookie_secure;             /* force Secure even without HTTPS */
+};
+
+/* The placeholder secret of the defaults: the config refuses it unless debug. */
+#define SESS_DEFAULT_SECRET "change-me"
+#define SESS_SETTINGS_DEFAULT { .secret_key = SESS_DEFAULT_SECRET,               \
+                                .lifetime_s = 31U * 24 * 3600, .permanent = true, \
+                                .cookie_secure = false }
+
+/* Per-worker store over cache cc (borrowed) with settings s (borrowed:
+ * they must outlive the store). NULL when out of memory. */
+struct sess_store *sess_store_new(const struct sess_settings *s, struct cache *cc);
 void sess_store_free(struct sess_store *st);
 
 /* Session for one request, from the value of its "session" cookie (empty

@@ -14,13 +14,12 @@
 
 #include "../cache/client.h"
 #include "../cache/tier.h"
-#include "../server/config.h"
 #include "cli.h"
 
 static int cache_cli_stats(struct cache *cc);
 static int cache_cli_flush(struct cache *cc);
 
-int cli_cache(const struct cfg *c, int argc, char **argv)
+int cli_cache(const struct cache_settings *s, int argc, char **argv)
 {
     bool is_stats = argc == 1 && strcmp(argv[0], "stats") == 0;
     bool is_flush = argc == 1 && strcmp(argv[0], "flush") == 0;
@@ -28,7 +27,7 @@ int cli_cache(const struct cfg *c, int argc, char **argv)
         fprintf(stderr, "usage: tasklist cache stats | flush\n");
         return 2;
     }
-    struct cache *cc = cache_new(c);
+    struct cache *cc = cache_new(s);
     if (!cc) {
         fprintf(stderr, "tasklist cache: out of memory\n");
         return 1;

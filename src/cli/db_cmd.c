@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../db/db.h"
 #include "../db/migrate.h"
-#include "../server/config.h"
 #include "cli.h"
 
 static int migrate_cli_usage(void);
@@ -18,7 +18,7 @@ static bool migrate_cli_version(const char *s, unsigned *out);
 static int migrate_cli_fail(const struct tl_diag *d, enum tl_err e);
 static int migrate_cli_history(struct db *db, const char *dir, unsigned cur);
 
-int cli_db(const struct cfg *c, const char *mig_dir, int argc, char **argv)
+int cli_db(const struct db_settings *s, const char *mig_dir, int argc, char **argv)
 {
     if (argc < 1 || argc > 2)
         return migrate_cli_usage();
@@ -36,7 +36,7 @@ int cli_db(const struct cfg *c, const char *mig_dir, int argc, char **argv)
     }
 
     struct tl_diag d = { 0 };
-    struct db *db = db_open(c->database_url, c->db_timeout_ms, &d);
+    struct db *db = db_open(s->url, s->timeout_ms, &d);
     if (!db)
         return migrate_cli_fail(&d, TL_EPARSE);
     int rc = 1;

@@ -5,7 +5,7 @@
  *   connection, and the query counter tests and benchmarks read.
  * Invariants: SQL text uses "?" placeholders for both backends; values are
  *   always bound, never spliced into SQL. Every call is bounded in time by
- *   db_timeout_ms (a hung server gives TL_EUNAVAIL, never a hang).
+ *   timeout_ms (struct db_settings; a hung server gives TL_EUNAVAIL, never a hang).
  * Context: workers and one-shot commands; never across fork.
  */
 #ifndef TASKLIST_DB_DB_H
@@ -58,6 +58,14 @@ static inline struct db_val db_int(long long i) { return (struct db_val){ .type 
 static inline struct db_val db_text(struct str s) { return (struct db_val){ .type = DB_TEXT, .s = s }; }
 
 struct db;
+
+/* The [database] settings (conf/tasklist.ini), owned by this layer; the
+ * config loader fills one from DB_SETTINGS_DEFAULT. Fixed-size fields. */
+struct db_settings {
+    char url[1024];         /* DATABASE_URL (secret password inside) */
+    unsigned timeout_ms;    /* connect/read/write bound of every call */
+};
+#define DB_SETTINGS_DEFAULT { .url = "sqlite:///instance/task-list.sqlite", .timeout_ms = 1000 }
 
 /* Handle for url; connects lazily on first use (so it is cheap before fork,
  * though it must not be used across fork). NULL with d filled on a bad URL. */

@@ -7,7 +7,7 @@
  *   mysql|mariadb[+driver]://[user[:password]@][host|[v6]][:port][,host2[:port]...]/dbname[?unix_socket=/path]
  *   (several hosts: a Galera cluster; db_url.hosts in the given order)
  *   User, password, database name and query values are percent-decoded; the
- *   user info ends at the last '@'.
+ *   user info ends at the last '@'. Each host[:port] is read by base/hostport.h.
  * Invariants: no message ever contains the password (nor any part of the
  *   URL that might be one when the URL is malformed).
  * Context: any process; pure function.
@@ -17,7 +17,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../base/hostport.h"
 #include "db.h"
+
+_Static_assert(sizeof ((struct db_url_host *)0)->name == HOSTPORT_HOST_MAX,
+               "a URL host holds what the host:port parser gives");
 
 static enum tl_err db_url_sqlite(const char *rest, struct db_url *out, struct tl_diag *d);
 static enum tl_err db_url_mariadb(const char *rest, struct db_url *out, struct tl_diag *d);
@@ -165,51 +169,27 @@ static enum tl_err db_url_mariadb(const char *rest, struct db_url *out, struct t
     return TL_OK;
 }
 
-/* One host[:port] or [v6][:port] at *rest; advances *rest past it. The
- * host may be empty (mysql://u:p@/db: the default socket). */
+/* One host[:port] or [v6][:port] at *rest (base/hostport.h), up to the next
+ * '/', '?' or ','; advances *rest past it. The host may be empty
+ * (mysql://u:p@/db: the default socket); port 0 = the default. */
 static enum tl_err db_url_host(const char **restp, struct db_url_host *out, struct tl_diag *d)
 {
-    const char *rest = *restp, *h = rest, *h_end;
-    if (*rest == '[') {
-        h = rest + 1;
-        h_end = strchr(h, ']');
-        if (!h_end) {
-            tl_diag_set(d, NULL, 0, 0, "DATABASE_URL: unclosed '[' in host");
-            return TL_EPARSE;
-        }
-        rest = h_end + 1;
-    } else {
-        h_end = rest + strcspn(rest, ":/?,");
-        rest = h_end;
-    }
-    if ((size_t)(h_end - h) >= sizeof out->name) {
-        tl_diag_set(d, NULL, 0, 0, "DATABASE_URL: host name too long");
+    static const char *const problems[HOSTPORT__MAX] = {
+        [HOSTPORT_UNCLOSED] = "DATABASE_URL: unclosed '[' in host",
+        [HOSTPORT_AFTER_BRACKET] = "DATABASE_URL: unexpected text after the host",
+        [HOSTPORT_BAD_HOST] = "DATABASE_URL: host name too long",
+        [HOSTPORT_BAD_PORT] = "DATABASE_URL: port is not a number 1-65535",
+    };
+    size_t len = strcspn(*restp, "/?,");
+    struct hostport hp;
+    enum hostport_problem p = hostport_parse(*restp, len, 0, HOSTPORT_EMPTY_HOST_OK, &hp);
+    if (p != HOSTPORT_OK) {
+        tl_diag_set(d, NULL, 0, 0, "%s", problems[p]);
         return TL_EPARSE;
     }
-    memcpy(out->name, h, (size_t)(h_end - h));
-    out->name[h_end - h] = '\0';
-    out->port = 0;
-    if (*rest == ':') {
-        rest++;
-        unsigned long port = 0;
-        size_t n = strspn(rest, "0123456789");
-        if (n == 0 || n > 5 || (rest[n] != '/' && rest[n] != '?' && rest[n] != ',' && rest[n] != '\0')) {
-            tl_diag_set(d, NULL, 0, 0, "DATABASE_URL: port is not a number 1-65535");
-            return TL_EPARSE;
-        }
-        for (size_t i = 0; i < n; i++)
-            port = port * 10 + (unsigned long)(rest[i] - '0');
-        if (port == 0 || port > 65535) {
-            tl_diag_set(d, NULL, 0, 0, "DATABASE_URL: port is not a number 1-65535");
-            return TL_EPARSE;
-        }
-        out->port = (unsigned)port;
-        rest += n;
-    } else if (*rest != '/' && *rest != '?' && *rest != ',' && *rest != '\0') {
-        tl_diag_set(d, NULL, 0, 0, "DATABASE_URL: unexpected text after the host");
-        return TL_EPARSE;
-    }
-    *restp = rest;
+    memcpy(out->name, hp.host, sizeof out->name);
+    out->port = hp.port;
+    *restp += len;
     return TL_OK;
 }
 

@@ -1,7 +1,9 @@
 /*
  * server/config.c - struct cfg: defaults, ini (inih), .env, environment, flags.
- * Owns: the key table (one row per ini key: section, name, type, field,
- *   secret or not), value parsing, cross-field validation, and printing.
+ * Owns: the key table (one row per ini key: section, name, type, field of
+ *   struct cfg or of a layer's settings struct inside it, secret or not),
+ *   the server's defaults, value parsing, cross-field validation, printing.
+ *   The other layers' defaults come from their headers (CACHE_SETTINGS_DEFAULT, ...).
  * Invariants: every key is settable the same way from the ini, a .env line,
  *   TASKLIST_<SECTION>_<KEY>, and cfg_set(); secrets never reach a log or
  *   cfg_print unmasked. inih runs with multi-line values and inline comments
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../base/hostport.h"
 #include "../base/log.h"
 #include "paths.h"
 #include "allow.h"
@@ -77,38 +80,36 @@ static const struct cfg_key cfg_keys[] = {
     { "server", "debug", CFG_BOOL, CFG_FIELD(debug), false, NULL },
     { "limits", "body_max", CFG_ULONG, CFG_FIELD(body_max), false, NULL },
     { "limits", "params_max", CFG_UINT, CFG_FIELD(params_max), false, NULL },
-    { "limits", "name_max", CFG_UINT, CFG_FIELD(name_max), false, NULL },
-    { "app", "page_size", CFG_UINT, CFG_FIELD(page_size), false, NULL },
+    { "limits", "name_max", CFG_UINT, CFG_FIELD(app.name_max), false, NULL },
+    { "app", "page_size", CFG_UINT, CFG_FIELD(app.page_size), false, NULL },
     { "limits", "read_timeout_s", CFG_UINT, CFG_FIELD(read_timeout_s), false, NULL },
-    { "database", "url", CFG_STR, CFG_FIELD(database_url), false, "DATABASE_URL" },
-    { "database", "timeout_ms", CFG_UINT, CFG_FIELD(db_timeout_ms), false, NULL },
-    { "cache", "servers", CFG_STR, CFG_FIELD(cache_servers), false, "MEMCACHIER_SERVERS" },
-    { "cache", "username", CFG_STR, CFG_FIELD(cache_username), false, "MEMCACHIER_USERNAME" },
-    { "cache", "password", CFG_STR, CFG_FIELD(cache_password), true, "MEMCACHIER_PASSWORD" },
-    { "cache", "key_prefix", CFG_STR, CFG_FIELD(cache_key_prefix), false, NULL },
-    { "cache", "default_timeout_s", CFG_UINT, CFG_FIELD(cache_default_timeout_s), false, NULL },
-    { "cache", "connect_timeout_ms", CFG_UINT, CFG_FIELD(cache_connect_timeout_ms), false, NULL },
-    { "cache", "send_timeout_ms", CFG_UINT, CFG_FIELD(cache_send_timeout_ms), false, NULL },
-    { "cache", "recv_timeout_ms", CFG_UINT, CFG_FIELD(cache_recv_timeout_ms), false, NULL },
-    { "cache", "poll_timeout_ms", CFG_UINT, CFG_FIELD(cache_poll_timeout_ms), false, NULL },
-    { "cache", "retry_timeout_s", CFG_UINT, CFG_FIELD(cache_retry_timeout_s), false, NULL },
-    { "cache", "dead_timeout_s", CFG_UINT, CFG_FIELD(cache_dead_timeout_s), false, NULL },
-    { "cache", "tcp_nodelay", CFG_BOOL, CFG_FIELD(cache_tcp_nodelay), false, NULL },
-    { "cache", "tcp_keepalive", CFG_BOOL, CFG_FIELD(cache_tcp_keepalive), false, NULL },
-    { "cache", "remove_failed", CFG_BOOL, CFG_FIELD(cache_remove_failed), false, NULL },
-    { "cache", "item_size_max", CFG_ULONG, CFG_FIELD(cache_item_size_max), false, NULL },
-    { "cache", "local_size_mb", CFG_UINT, CFG_FIELD(cache_local_size_mb), false, NULL },
-    { "session", "secret_key", CFG_STR, CFG_FIELD(secret_key), true, "SECRET_KEY" },
-    { "session", "secret_key_fallbacks", CFG_STR, CFG_FIELD(secret_key_fallbacks), true, NULL },
-    { "session", "lifetime_s", CFG_UINT, CFG_FIELD(session_lifetime_s), false, NULL },
-    { "session", "permanent", CFG_BOOL, CFG_FIELD(session_permanent), false, NULL },
-    { "session", "cookie_secure", CFG_BOOL, CFG_FIELD(session_cookie_secure), false, NULL },
+    { "database", "url", CFG_STR, CFG_FIELD(db.url), false, "DATABASE_URL" },
+    { "database", "timeout_ms", CFG_UINT, CFG_FIELD(db.timeout_ms), false, NULL },
+    { "cache", "servers", CFG_STR, CFG_FIELD(cache.servers), false, "MEMCACHIER_SERVERS" },
+    { "cache", "username", CFG_STR, CFG_FIELD(cache.username), false, "MEMCACHIER_USERNAME" },
+    { "cache", "password", CFG_STR, CFG_FIELD(cache.password), true, "MEMCACHIER_PASSWORD" },
+    { "cache", "key_prefix", CFG_STR, CFG_FIELD(cache.key_prefix), false, NULL },
+    { "cache", "default_timeout_s", CFG_UINT, CFG_FIELD(cache.default_timeout_s), false, NULL },
+    { "cache", "connect_timeout_ms", CFG_UINT, CFG_FIELD(cache.connect_timeout_ms), false, NULL },
+    { "cache", "send_timeout_ms", CFG_UINT, CFG_FIELD(cache.send_timeout_ms), false, NULL },
+    { "cache", "recv_timeout_ms", CFG_UINT, CFG_FIELD(cache.recv_timeout_ms), false, NULL },
+    { "cache", "poll_timeout_ms", CFG_UINT, CFG_FIELD(cache.poll_timeout_ms), false, NULL },
+    { "cache", "retry_timeout_s", CFG_UINT, CFG_FIELD(cache.retry_timeout_s), false, NULL },
+    { "cache", "dead_timeout_s", CFG_UINT, CFG_FIELD(cache.dead_timeout_s), false, NULL },
+    { "cache", "tcp_nodelay", CFG_BOOL, CFG_FIELD(cache.tcp_nodelay), false, NULL },
+    { "cache", "tcp_keepalive", CFG_BOOL, CFG_FIELD(cache.tcp_keepalive), false, NULL },
+    { "cache", "remove_failed", CFG_BOOL, CFG_FIELD(cache.remove_failed), false, NULL },
+    { "cache", "item_size_max", CFG_ULONG, CFG_FIELD(cache.item_size_max), false, NULL },
+    { "cache", "local_size_mb", CFG_UINT, CFG_FIELD(cache.local_size_mb), false, NULL },
+    { "session", "secret_key", CFG_STR, CFG_FIELD(session.secret_key), true, "SECRET_KEY" },
+    { "session", "secret_key_fallbacks", CFG_STR, CFG_FIELD(session.secret_key_fallbacks), true, NULL },
+    { "session", "lifetime_s", CFG_UINT, CFG_FIELD(session.lifetime_s), false, NULL },
+    { "session", "permanent", CFG_BOOL, CFG_FIELD(session.permanent), false, NULL },
+    { "session", "cookie_secure", CFG_BOOL, CFG_FIELD(session.cookie_secure), false, NULL },
 };
 
 #define CFG_N_KEYS (sizeof cfg_keys / sizeof *cfg_keys)
 #define CFG_WORKERS_MAX 256
-#define CFG_PAGE_SIZE_MAX 1000
-#define CFG_LOCAL_SIZE_MB_MAX 65536
 
 static const char *const cfg_sections[] = { "server", "limits", "app", "database", "cache", "session" };
 
@@ -139,29 +140,12 @@ void cfg_defaults(struct cfg *c)
     snprintf(c->monitor_allow, sizeof c->monitor_allow, "127.0.0.0/8, ::1");
     c->body_max = 1024UL * 1024;
     c->params_max = 64;
-    c->name_max = 200;
-    c->page_size = 50;
     c->read_timeout_s = 5;
     snprintf(c->allowed_clients, sizeof c->allowed_clients, "127.0.0.1,::1");
-    snprintf(c->database_url, sizeof c->database_url, "sqlite:///instance/task-list.sqlite");
-    c->db_timeout_ms = 1000;
-    snprintf(c->cache_key_prefix, sizeof c->cache_key_prefix, "tasklist:");
-    c->cache_default_timeout_s = 300;
-    c->cache_local_size_mb = 64;
-    c->cache_connect_timeout_ms = 2000;
-    c->cache_send_timeout_ms = 750;
-    c->cache_recv_timeout_ms = 750;
-    c->cache_poll_timeout_ms = 2000;
-    c->cache_retry_timeout_s = 2;
-    c->cache_dead_timeout_s = 30;
-    c->cache_tcp_nodelay = true;
-    c->cache_tcp_keepalive = true;
-    c->cache_remove_failed = true;
-    c->cache_item_size_max = 1024UL * 1024;
-    snprintf(c->secret_key, sizeof c->secret_key, "%s", CFG_DEFAULT_SECRET);
-    c->session_lifetime_s = 31U * 24 * 3600;
-    c->session_permanent = true;
-    c->session_cookie_secure = false;
+    c->app = (struct app_settings)APP_SETTINGS_DEFAULT;
+    c->db = (struct db_settings)DB_SETTINGS_DEFAULT;
+    c->cache = (struct cache_settings)CACHE_SETTINGS_DEFAULT;
+    c->session = (struct sess_settings)SESS_SETTINGS_DEFAULT;
 }
 
 enum tl_err cfg_load_ini(struct cfg *c, const char *path, struct tl_diag *d)
@@ -318,11 +302,12 @@ enum tl_err cfg_build(struct cfg *c, const char *path, struct tl_diag *d)
 enum tl_err cfg_validate(const struct cfg *c, struct tl_diag *d)
 {
     const char *f = c->config_file[0] ? c->config_file : NULL;
-    if (!c->debug && (c->secret_key[0] == '\0' || strcmp(c->secret_key, CFG_DEFAULT_SECRET) == 0)) {
+    if (!c->debug && (c->session.secret_key[0] == '\0' ||
+                      strcmp(c->session.secret_key, SESS_DEFAULT_SECRET) == 0)) {
         tl_diag_set(d, f, 0, 0,
                     "SECRET_KEY is not set (or is the default \"%s\"): set [session] secret_key "
                     "or the SECRET_KEY environment variable, or debug = true",
-                    CFG_DEFAULT_SECRET);
+                    SESS_DEFAULT_SECRET);
         return TL_EINVAL;
     }
     if (c->workers > CFG_WORKERS_MAX) {
@@ -366,20 +351,21 @@ enum tl_err cfg_validate(const struct cfg *c, struct tl_diag *d)
         tl_diag_set(d, f, 0, 0, "%s", why.msg);
         return TL_EINVAL;
     }
-    if (c->body_max == 0 || c->params_max == 0 || c->name_max == 0 || c->read_timeout_s == 0) {
+    if (c->body_max == 0 || c->params_max == 0 || c->app.name_max == 0 || c->read_timeout_s == 0) {
         tl_diag_set(d, f, 0, 0, "[limits] body_max, params_max, name_max and read_timeout_s must be > 0");
         return TL_EINVAL;
     }
-    if (c->cache_local_size_mb > CFG_LOCAL_SIZE_MB_MAX) {
-        tl_diag_set(d, f, 0, 0, "[cache] local_size_mb = %u: must be 0..%u", c->cache_local_size_mb,
-                    CFG_LOCAL_SIZE_MB_MAX);
+    if (c->cache.local_size_mb > CACHE_LOCAL_SIZE_MB_MAX) {
+        tl_diag_set(d, f, 0, 0, "[cache] local_size_mb = %u: must be 0..%u", c->cache.local_size_mb,
+                    CACHE_LOCAL_SIZE_MB_MAX);
         return TL_EINVAL;
     }
-    if (c->page_size == 0 || c->page_size > CFG_PAGE_SIZE_MAX) {
-        tl_diag_set(d, f, 0, 0, "[app] page_size = %u: must be 1..%u", c->page_size, CFG_PAGE_SIZE_MAX);
+    if (c->app.page_size == 0 || c->app.page_size > APP_PAGE_SIZE_MAX) {
+        tl_diag_set(d, f, 0, 0, "[app] page_size = %u: must be 1..%u", c->app.page_size,
+                    APP_PAGE_SIZE_MAX);
         return TL_EINVAL;
     }
-    if (c->database_url[0] == '\0') {
+    if (c->db.url[0] == '\0') {
         tl_diag_set(d, f, 0, 0, "[database] url is empty");
         return TL_EINVAL;
     }
@@ -570,7 +556,7 @@ static bool cfg_parse_bool(const char *s, bool *out)
     return false;
 }
 
-/* "", "unix:PATH", "/PATH", "HOST:PORT", "[V6]:PORT" with PORT 1..65535. */
+/* "", "unix:PATH", "/PATH", "HOST:PORT", "[V6]:PORT" with PORT 1..65535 (base/hostport.h). */
 static bool cfg_listen_ok(const char *listen)
 {
     if (!listen[0])
@@ -579,15 +565,8 @@ static bool cfg_listen_ok(const char *listen)
         return listen[5] != '\0' && strlen(listen + 5) < 108;
     if (listen[0] == '/')
         return strlen(listen) < 108;
-    const char *colon = strrchr(listen, ':');
-    if (!colon || colon == listen)
-        return false;
-    if (listen[0] == '[' && colon[-1] != ']')
-        return false;
-    if (listen[0] != '[' && memchr(listen, ':', (size_t)(colon - listen)))
-        return false;
-    unsigned long port;
-    return cfg_parse_ulong(colon + 1, 10, 65535, &port) && port > 0;
+    struct hostport hp;
+    return hostport_parse(listen, strlen(listen), 0, HOSTPORT_PORT_REQUIRED, &hp) == HOSTPORT_OK;
 }
 
 static void cfg_print_value(const struct cfg *c, const struct cfg_key *k, FILE *out)
@@ -598,7 +577,7 @@ static void cfg_print_value(const struct cfg *c, const struct cfg_key *k, FILE *
     case CFG_LEVEL:
         if (k->is_secret && field[0]) {
             fputs("********", out);
-        } else if (k->off == offsetof(struct cfg, database_url)) {
+        } else if (k->off == offsetof(struct cfg, db.url)) {
             /* scheme://user:PASSWORD@host: mask the whole password, which
              * runs to the LAST '@' as db_url_parse reads it ("p@ss" too). */
             const char *sl = strstr(field, "://");

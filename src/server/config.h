@@ -1,10 +1,15 @@
 /*
  * server/config.h - the effective configuration shared by master and workers.
  * Owns: struct cfg (fixed-size fields, so it copies by value and survives
- *   fork copy-on-write), loading it in precedence order:
+ *   fork copy-on-write): the server's own [server] and [limits] settings,
+ *   composed with each other layer's settings struct (app, db, cache,
+ *   session), which that layer declares with its defaults; loading it in
+ *   precedence order:
  *   built-in defaults < ini file (inih) < .env file < process environment < flags.
- * Invariants: every ini key has a default here and a line in conf/tasklist.ini;
- *   unknown keys and bad values are errors naming file:line and key.
+ * Invariants: every ini key has a default (here for the server's keys, in its
+ *   layer's header for the others) and a line in conf/tasklist.ini; unknown
+ *   keys and bad values are errors naming file:line and key. Each layer is
+ *   handed only its own struct (cache_new(&c->cache), sess_store_new(&c->session, ...)).
  * Context: master (and one-shot commands). Workers only read it.
  */
 #ifndef TASKLIST_SERVER_CONFIG_H
@@ -13,10 +18,13 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "../app/settings.h"
 #include "../base/err.h"
+#include "../cache/client.h"
+#include "../cache/session.h"
+#include "../db/db.h"
 
 #define CFG_PATH_MAX 1024
-#define CFG_DEFAULT_SECRET "change-me"
 
 struct cfg {
     /* [server] */
@@ -44,36 +52,12 @@ struct cfg {
     /* [limits] */
     unsigned long body_max;         /* bytes, default 1 MiB -> 413 */
     unsigned params_max;            /* query + form params, default 64 -> 400 */
-    unsigned name_max;              /* task name length in characters, default 200 */
     unsigned read_timeout_s;        /* a connection must deliver its whole request within this; 5 */
-    /* [app] */
-    unsigned page_size;             /* tasks per page of GET / and the JSON list, default 50, 1..1000 */
-    /* [database] */
-    char database_url[CFG_PATH_MAX];
-    unsigned db_timeout_ms;         /* connect/read/write bound, default 1000 */
-    /* [cache] */
-    char cache_servers[CFG_PATH_MAX];   /* "host:port,host:port"; "" = caching off */
-    unsigned cache_local_size_mb;       /* same-host tier in shared memory, MiB; 0 = off; default 64 */
-    char cache_username[256];
-    char cache_password[256];           /* secret */
-    char cache_key_prefix[64];          /* default "tasklist:" */
-    unsigned cache_default_timeout_s;   /* 300 */
-    unsigned cache_connect_timeout_ms;  /* 2000 */
-    unsigned cache_send_timeout_ms;     /* 750 */
-    unsigned cache_recv_timeout_ms;     /* 750 */
-    unsigned cache_poll_timeout_ms;     /* 2000 */
-    unsigned cache_retry_timeout_s;     /* 2 */
-    unsigned cache_dead_timeout_s;      /* 30 */
-    bool cache_tcp_nodelay;             /* true */
-    bool cache_tcp_keepalive;           /* true */
-    bool cache_remove_failed;           /* true */
-    unsigned long cache_item_size_max;  /* 1 MiB */
-    /* [session] */
-    char secret_key[256];               /* secret */
-    char secret_key_fallbacks[1024];    /* secret; comma-separated old keys accepted for reading */
-    unsigned session_lifetime_s;        /* 31 days */
-    bool session_permanent;             /* true: cookie with Max-Age; false: browser-session cookie */
-    bool session_cookie_secure;         /* force Secure even without HTTPS */
+    /* the other layers' settings, each declared (with its defaults) by its layer */
+    struct app_settings app;        /* [app] page_size, [limits] name_max (app/settings.h) */
+    struct db_settings db;          /* [database] (db/db.h) */
+    struct cache_settings cache;    /* [cache] (cache/client.h) */
+    struct sess_settings session;   /* [session] (cache/session.h) */
     /* where values came from, for messages */
     char config_file[CFG_PATH_MAX];     /* the ini actually read, "" if none */
 };

@@ -1,6 +1,7 @@
 /*
  * server/listen.c - the listen socket: unix (mode, owner, live-server check),
- *   TCP over IPv4 or IPv6, or the socket inherited on fd 0 (spawn-fcgi).
+ *   TCP over IPv4 or IPv6 (HOST:PORT read by base/hostport.h), or the socket
+ *   inherited on fd 0 (spawn-fcgi).
  * Owns: struct srv_listener; unlinking the socket path it created.
  * Invariants: a unix path where a server still answers is never replaced;
  *   a stale one (connect refused) is removed. The fd is non-blocking (workers
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "../base/hostport.h"
 #include "../base/log.h"
 
 #define SRV_BACKLOG 1024
@@ -142,25 +144,18 @@ fail:
 
 static int srv_listen_tcp(const char *spec, struct srv_listener *l)
 {
-    char host[256];
+    struct hostport hp;
+    char port[8];
     snprintf(l->desc, sizeof l->desc, "%s", spec);
-    const char *colon = strrchr(spec, ':');
-    if (!colon || (size_t)(colon - spec) >= sizeof host) {
+    if (hostport_parse(spec, strlen(spec), 0, HOSTPORT_PORT_REQUIRED, &hp) != HOSTPORT_OK) {
         log_error("listen %s: expected HOST:PORT", spec);
         return -1;
     }
-    size_t hl = (size_t)(colon - spec);
-    if (spec[0] == '[' && hl >= 2) {
-        memcpy(host, spec + 1, hl - 2);
-        host[hl - 2] = '\0';
-    } else {
-        memcpy(host, spec, hl);
-        host[hl] = '\0';
-    }
+    snprintf(port, sizeof port, "%u", hp.port);
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                               .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
     struct addrinfo *res = NULL;
-    int gai = getaddrinfo(host[0] && strcmp(host, "*") ? host : NULL, colon + 1, &hints, &res);
+    int gai = getaddrinfo(strcmp(hp.host, "*") ? hp.host : NULL, port, &hints, &res);
     if (gai != 0) {
         log_error("listen %s: %s", spec, gai_strerror(gai));
         return -1;

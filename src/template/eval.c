@@ -12,6 +12,8 @@
  */
 #include "internal.h"
 
+#include "../base/utf8.h"
+
 #include <string.h>
 
 #define TPL_REPEAT_MAX (16u << 20) /* bytes a "*" may produce */
@@ -285,7 +287,7 @@ static enum tl_err tpl_eval_attr(struct tpl_render *st, const struct tpl_expr *e
  * end; TPL_UNDEF when out of range. */
 static struct tpl_value tpl_eval_index(const struct tpl_value *obj, long long i)
 {
-    size_t n = obj->type == TPL_LIST ? obj->u.list.n : tpl_utf8_len(obj->u.s);
+    size_t n = obj->type == TPL_LIST ? obj->u.list.n : utf8_len(obj->u.s);
     if (i < 0)
         i += (long long)n;
     if (i < 0 || (size_t)i >= n)

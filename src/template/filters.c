@@ -9,6 +9,8 @@
  */
 #include "internal.h"
 
+#include "../base/utf8.h"
+
 #include <errno.h>
 #include <stdlib.h>
 
@@ -124,7 +126,7 @@ FILTER(length)
 {
     switch (in->type) {
     case TPL_STR:
-    case TPL_SAFE: *out = tpl_int((long long)tpl_utf8_len(in->u.s)); return TL_OK;
+    case TPL_SAFE: *out = tpl_int((long long)utf8_len(in->u.s)); return TL_OK;
     case TPL_LIST: *out = tpl_int((long long)in->u.list.n); return TL_OK;
     case TPL_MAP: *out = tpl_int((long long)in->u.map.n); return TL_OK;
     default:
@@ -486,7 +488,7 @@ static bool tpl_filter_items_of(struct tpl_rctx *r, const struct tpl_expr *e, co
         return true;
     }
     if (tpl_is_text(v) || v->type == TPL_MAP) {
-        size_t cnt = tpl_is_text(v) ? tpl_utf8_len(v->u.s) : v->u.map.n;
+        size_t cnt = tpl_is_text(v) ? utf8_len(v->u.s) : v->u.map.n;
         struct tpl_value *it = cnt ? arena_alloc(r->a, cnt * sizeof *it) : NULL;
         if (cnt && !it) {
             tpl_rt_error(r, e->line, e->col, "out of memory");

@@ -183,8 +183,7 @@ bool tpl_equal(const struct tpl_value *x, const struct tpl_value *y);
 /* Python ordering; false when the types do not order (Jinja2 raises TypeError). */
 bool tpl_order(const struct tpl_value *x, const struct tpl_value *y, int *cmp);
 const char *tpl_type_name(const struct tpl_value *v);
-/* Unicode-aware helpers over UTF-8 text. */
-size_t tpl_utf8_len(struct str s);
+/* Python's str.isspace over UTF-8 text (code-point counts: utf8_len of base/utf8.h). */
 bool tpl_is_space_at(struct str s, size_t i, size_t *n);
 bool tpl_is_space_before(struct str s, size_t end, size_t *n);
 

@@ -9,6 +9,8 @@
  */
 #include "internal.h"
 
+#include "../base/utf8.h"
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,7 +42,6 @@ static bool tpl_lx_string(struct tpl_lexer *lx);
 static bool tpl_lx_number(struct tpl_lexer *lx);
 static bool tpl_lx_operator(struct tpl_lexer *lx);
 static void tpl_lx_skip_space(struct tpl_lexer *lx);
-static void tpl_lx_utf8_put(char *buf, size_t *n, unsigned long cp);
 
 struct str tpl_normalize_source(struct arena *a, struct str src)
 {
@@ -282,7 +283,7 @@ static bool tpl_lx_string(struct tpl_lexer *lx)
                 cp = (unsigned long)(e - '0');
                 for (int k = 0; k < 2 && j + 1 < raw_len && raw[j + 1] >= '0' && raw[j + 1] <= '7'; k++)
                     cp = cp * 8 + (unsigned long)(raw[++j] - '0');
-                tpl_lx_utf8_put(buf, &n, cp);
+                n += utf8_encode((int32_t)cp, buf + n);
                 continue;
             }
             buf[n++] = '\\';
@@ -300,7 +301,9 @@ static bool tpl_lx_string(struct tpl_lexer *lx)
         }
         if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
             return tpl_lx_fail(lx, line, col, "invalid \\%c escape in string literal", e);
-        tpl_lx_utf8_put(buf, &n, cp);
+        /* An escape never encodes longer than its source text (\x41 is 4 bytes
+         * for 1, \U0001F600 is 10 for 4), so buf has room. */
+        n += utf8_encode((int32_t)cp, buf + n);
     }
     buf[n] = '\0';
     bool ok = tpl_lx_push(lx, TK_STRING, line, col, (struct str){ buf, n }, 0);
@@ -438,25 +441,4 @@ static bool tpl_lx_fail(struct tpl_lexer *lx, unsigned line, unsigned col, const
         tl_diag_set(lx->d, lx->name, line, col, "%s", msg);
     }
     return false;
-}
-
-static void tpl_lx_utf8_put(char *buf, size_t *n, unsigned long cp)
-{
-    /* An escape never encodes longer than its source text (\x41 is 4 bytes for
-     * 1, \U0001F600 is 10 for 4), so buf has room. */
-    if (cp < 0x80) {
-        buf[(*n)++] = (char)cp;
-    } else if (cp < 0x800) {
-        buf[(*n)++] = (char)(0xC0 | (cp >> 6));
-        buf[(*n)++] = (char)(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        buf[(*n)++] = (char)(0xE0 | (cp >> 12));
-        buf[(*n)++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        buf[(*n)++] = (char)(0x80 | (cp & 0x3F));
-    } else {
-        buf[(*n)++] = (char)(0xF0 | (cp >> 18));
-        buf[(*n)++] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        buf[(*n)++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        buf[(*n)++] = (char)(0x80 | (cp & 0x3F));
-    }
 }

@@ -10,6 +10,8 @@
  */
 #include "internal.h"
 
+#include "../base/utf8.h"
+
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -208,35 +210,23 @@ static bool tpl_set_check_cycles(const struct tpl_set *set, struct tl_diag *d)
 }
 
 /* Jinja2 reads templates as UTF-8 and fails on anything else; so do we, with
- * the position of the first bad byte. */
+ * the line and column of the first bad byte (base/utf8.h finds it). */
 static bool tpl_set_utf8_check(const char *name, struct str s, struct tl_diag *d)
 {
-    unsigned line = 1, col = 1;
-    const unsigned char *p = (const unsigned char *)s.p;
-    for (size_t i = 0; i < s.len;) {
-        unsigned char c = p[i];
-        size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
-                   : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-        bool ok = n && n <= s.len - i && c != 0;
-        for (size_t k = 1; ok && k < n; k++)
-            ok = (p[i + k] & 0xC0) == 0x80;
-        if (ok && n == 3)
-            ok = !(c == 0xE0 && p[i + 1] < 0xA0) && !(c == 0xED && p[i + 1] >= 0xA0);
-        if (ok && n == 4)
-            ok = !(c == 0xF0 && p[i + 1] < 0x90) && !(c == 0xF4 && p[i + 1] >= 0x90);
-        if (!ok) {
-            tl_diag_set(d, name, line, col, c ? "invalid UTF-8" : "NUL byte in template");
-            return false;
-        }
-        if (c == '\n') {
+    size_t bad = utf8_invalid_at(s);
+    if (bad == s.len)
+        return true;
+    unsigned line = 1, col = 1;   /* col counts code points, as editors do */
+    for (size_t i = 0; i < bad; i++) {
+        if (s.p[i] == '\n') {
             line++;
             col = 1;
-        } else {
+        } else if (((unsigned char)s.p[i] & 0xC0) != 0x80) {
             col++;
         }
-        i += n;
     }
-    return true;
+    tl_diag_set(d, name, line, col, s.p[bad] ? "invalid UTF-8" : "NUL byte in template");
+    return false;
 }
 
 static int tpl_set_walk_cb(const char *path, const struct stat *sb, int type, struct FTW *ftw)

@@ -1,17 +1,20 @@
 /*
  * template/value.c - the value model's Python semantics.
  * Owns: map lookup, truthiness, str() and repr() of values exactly as Jinja2
- *   prints them, equality and ordering, and the UTF-8 helpers (Python's notion
- *   of whitespace, code-point lengths) the lexer and filters share.
+ *   prints them, equality and ordering, and Python's notion of whitespace
+ *   the lexer and filters share (decoding and code-point counts are
+ *   base/utf8.h's).
  * Invariants: nothing here allocates except tpl_to_str for non-string values,
  *   and only from the arena it is given.
  * Context: master (lexer) and workers (rendering).
  */
 #include "internal.h"
 
+#include "../base/utf8.h"
+
 static void tpl_value_write_repr(struct strbuf *sb, const struct tpl_value *v);
 static void tpl_value_write_str_repr(struct strbuf *sb, struct str s);
-static unsigned long tpl_value_utf8_decode(struct str s, size_t i, size_t *n);
+static unsigned long tpl_value_decode(struct str s, size_t i, size_t *n);
 static bool tpl_value_is_py_space(unsigned long cp);
 static bool tpl_value_is_printable(unsigned long cp);
 
@@ -124,7 +127,7 @@ static void tpl_value_write_str_repr(struct strbuf *sb, struct str s)
     strbuf_putc(sb, q);
     for (size_t i = 0; i < s.len;) {
         size_t n;
-        unsigned long cp = tpl_value_utf8_decode(s, i, &n);
+        unsigned long cp = tpl_value_decode(s, i, &n);
         if (cp == (unsigned long)q || cp == '\\') {
             strbuf_putc(sb, '\\');
             strbuf_putc(sb, (char)cp);
@@ -235,14 +238,6 @@ const char *tpl_type_name(const struct tpl_value *v)
     }
 }
 
-size_t tpl_utf8_len(struct str s)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < s.len; i++)
-        n += ((unsigned char)s.p[i] & 0xC0) != 0x80;
-    return n;
-}
-
 bool tpl_is_space_at(struct str s, size_t i, size_t *n)
 {
     unsigned char c = (unsigned char)s.p[i];
@@ -250,7 +245,7 @@ bool tpl_is_space_at(struct str s, size_t i, size_t *n)
         *n = 1;
         return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
     }
-    return tpl_value_is_py_space(tpl_value_utf8_decode(s, i, n));
+    return tpl_value_is_py_space(tpl_value_decode(s, i, n));
 }
 
 bool tpl_is_space_before(struct str s, size_t end, size_t *n)
@@ -263,42 +258,6 @@ bool tpl_is_space_before(struct str s, size_t end, size_t *n)
         return false;
     *n = m;
     return true;
-}
-
-/* Code point at s[i] (n = its length); invalid bytes decode as themselves,
- * one at a time, so callers always make progress. */
-static unsigned long tpl_value_utf8_decode(struct str s, size_t i, size_t *n)
-{
-    const unsigned char *p = (const unsigned char *)s.p + i;
-    size_t left = s.len - i;
-    unsigned long cp;
-    size_t len;
-    if (p[0] < 0x80) {
-        *n = 1;
-        return p[0];
-    } else if ((p[0] & 0xE0) == 0xC0) {
-        cp = p[0] & 0x1F, len = 2;
-    } else if ((p[0] & 0xF0) == 0xE0) {
-        cp = p[0] & 0x0F, len = 3;
-    } else if ((p[0] & 0xF8) == 0xF0) {
-        cp = p[0] & 0x07, len = 4;
-    } else {
-        *n = 1;
-        return p[0];
-    }
-    if (len > left) {
-        *n = 1;
-        return p[0];
-    }
-    for (size_t k = 1; k < len; k++) {
-        if ((p[k] & 0xC0) != 0x80) {
-            *n = 1;
-            return p[0];
-        }
-        cp = cp << 6 | (p[k] & 0x3F);
-    }
-    *n = len;
-    return cp;
 }
 
 static bool tpl_value_is_py_space(unsigned long cp)
@@ -321,4 +280,14 @@ static bool tpl_value_is_printable(unsigned long cp)
         cp == 0x180E || cp >= 0xF0000)
         return false;
     return true;
+}
+
+/* The code point at s[i] and its length n in bytes (base/utf8.h's lenient
+ * decoder: a malformed byte is itself, so printers always make progress). */
+static unsigned long tpl_value_decode(struct str s, size_t i, size_t *n)
+{
+    size_t pos = i;
+    unsigned long cp = (unsigned long)utf8_next_or_byte(s, &pos);
+    *n = pos - i;
+    return cp;
 }

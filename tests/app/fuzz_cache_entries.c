@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "app/task_cache.h"
-#include "cache/cached.h"
+#include "web/cached.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

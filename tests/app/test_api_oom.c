@@ -73,8 +73,8 @@ static void test_long_name(struct arena *a)
 {
     char body[512];
     char name[256];
-    memset(name, 'x', t_cfg.name_max + 1);
-    name[t_cfg.name_max + 1] = '\0';
+    memset(name, 'x', t_cfg.app.name_max + 1);
+    name[t_cfg.app.name_max + 1] = '\0';
     snprintf(body, sizeof body, "{\"name\": \"%s\"}", name);
     int before = t_count_tasks(a);
     for (long n = 0; n < 20; n++) {
@@ -124,7 +124,7 @@ static void test_create(struct arena *a)
 static void test_list(struct arena *a)
 {
     int total = t_count_tasks(a);
-    t_cfg.page_size = 10;   /* more tasks than a page: each 200 must carry its Link */
+    t_cfg.app.page_size = 10;   /* more tasks than a page: each 200 must carry its Link */
     int want = t_count_tasks(a);
     CHECK(total > 10 && want == 10, "%d tasks, %d on a page", total, want);
     int n_full = 0;
@@ -156,7 +156,7 @@ static void test_list(struct arena *a)
         }
     }
     CHECK(n_full > 0, "with enough memory the list is served");
-    t_cfg.page_size = 50;
+    t_cfg.app.page_size = 50;
 }
 
 int main(int argc, char **argv)
@@ -173,7 +173,7 @@ int main(int argc, char **argv)
     snprintf(log_path, sizeof log_path, "/tmp/tl-test-api-oom-%d.log", (int)getpid());
     log_open(log_path);   /* the handler logs each out-of-memory 500 */
     cfg_defaults(&t_cfg);
-    t_cfg.name_max = 20;
+    t_cfg.app.name_max = 20;
     struct tl_diag d = { 0 };
     t_aw.cfg = &t_cfg;
     t_aw.db = db_open(url, 1000, &d);

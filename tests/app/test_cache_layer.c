@@ -23,9 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cache/cached.h"
+#include "web/cached.h"
 #include "cache/client.h"
-#include "server/config.h"
 
 #include "../lib/check.h"
 
@@ -39,7 +38,7 @@ struct shared {
     atomic_int version_reads;  /* calls of the version source */
 };
 static struct shared *sh;
-static struct cfg test_cfg;
+static struct cache_settings test_cfg = CACHE_SETTINGS_DEFAULT;
 
 static void sleep_ms(int ms)
 {
@@ -65,7 +64,7 @@ static struct cache *connect_cache(void)
 {
     struct cache *cc = cache_new(&test_cfg);
     if (!cc || !cache_enabled(cc)) {
-        printf("no cache client for %s\n", test_cfg.cache_servers);
+        printf("no cache client for %s\n", test_cfg.servers);
         exit(1);
     }
     cache_bind(cc, 300, test_data_version, NULL);
@@ -438,9 +437,8 @@ int main(void)
         printf("TL_TEST_MEMCACHED not set\n");
         return 77;
     }
-    cfg_defaults(&test_cfg);
-    snprintf(test_cfg.cache_servers, sizeof test_cfg.cache_servers, "%s", servers);
-    snprintf(test_cfg.cache_key_prefix, sizeof test_cfg.cache_key_prefix, "layertest:");
+    snprintf(test_cfg.servers, sizeof test_cfg.servers, "%s", servers);
+    snprintf(test_cfg.key_prefix, sizeof test_cfg.key_prefix, "layertest:");
 
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     struct cache *cc = connect_cache();

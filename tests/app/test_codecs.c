@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "app/task_cache.h"
-#include "cache/cached.h"
+#include "web/cached.h"
 
 #include "../lib/check.h"
 

@@ -1,6 +1,6 @@
 /*
  * tests/cache/cli_main.c - drives the cache client against real servers for
- *   test_client_real.sh, with a hand-filled struct cfg (no config.c needed).
+ *   test_client_real.sh, with a hand-filled struct cache_settings (no config.c needed).
  * Owns: nothing reusable. Settings come from the environment:
  *   CACHE_SERVERS, CACHE_USER, CACHE_PASS, CACHE_RETRY_S (default 2).
  * usage: cli_main stats | flush              -> cli_cache (its exit status)
@@ -25,7 +25,6 @@
 #include "cache/client.h"
 #include "cli/cli.h"
 #include "base/arena.h"
-#include "server/config.h"
 #include "test_util.h"
 
 static int cli_cmp_double(const void *x, const void *y)
@@ -37,7 +36,7 @@ static int cli_cmp_double(const void *x, const void *y)
 /* The acceptance scenario of a hung server, with W clients standing for W
  * workers that nginx hands requests to in turn (the worst case for a
  * per-worker breaker). */
-static int cli_hung(const struct cfg *c, int n_workers, int n_requests, pid_t pid)
+static int cli_hung(const struct cache_settings *c, int n_workers, int n_requests, pid_t pid)
 {
     struct cache *cc[16];
     struct arena *a = arena_new(0);
@@ -88,12 +87,12 @@ static unsigned cli_setget(struct cache *cc, struct arena *a, int n, const char 
 
 int main(int argc, char **argv)
 {
-    struct cfg c;
+    struct cache_settings c;
     const char *retry = getenv("CACHE_RETRY_S");
     t_cfg(&c, getenv("CACHE_SERVERS") ? getenv("CACHE_SERVERS") : "", getenv("CACHE_USER"),
           getenv("CACHE_PASS"));
     if (retry)
-        c.cache_retry_timeout_s = (unsigned)atoi(retry);
+        c.retry_timeout_s = (unsigned)atoi(retry);
     if (argc < 2) {
         fprintf(stderr, "usage: cli_main stats|flush|setget N|count N|failover N PID\n");
         return 2;
@@ -127,7 +126,7 @@ int main(int argc, char **argv)
         kill((pid_t)atoi(argv[3]), SIGKILL);
         t_sleep(0.2);
         unsigned round1 = cli_setget(cc, a, n, "after");
-        t_sleep(c.cache_retry_timeout_s + 0.2);
+        t_sleep(c.retry_timeout_s + 0.2);
         unsigned round2 = cli_setget(cc, a, n, "again");
         const struct cache_stats *st = cache_stats_of(cc);
         printf("before %u round1 %u round2 %u errors %llu skipped %llu seconds %.3f\n", before, round1, round2,

@@ -42,16 +42,16 @@ static void t_advance_ms(int64_t ms)
 static struct cache *t_client(struct tmock *m, const char *pass, unsigned poll_ms, unsigned retry_s,
                               unsigned dead_s)
 {
-    struct cfg c;
+    struct cache_settings c;
     char servers[64];
     snprintf(servers, sizeof servers, "127.0.0.1:%u", m->port);
     t_cfg(&c, servers, "mcuser", pass);
-    c.cache_poll_timeout_ms = poll_ms;
-    c.cache_recv_timeout_ms = poll_ms;
-    c.cache_send_timeout_ms = poll_ms;
-    c.cache_connect_timeout_ms = poll_ms;
-    c.cache_retry_timeout_s = retry_s;
-    c.cache_dead_timeout_s = dead_s;
+    c.poll_timeout_ms = poll_ms;
+    c.recv_timeout_ms = poll_ms;
+    c.send_timeout_ms = poll_ms;
+    c.connect_timeout_ms = poll_ms;
+    c.retry_timeout_s = retry_s;
+    c.dead_timeout_s = dead_s;
     struct cache *cc = cache_new(&c);
     cache_set_clock(cc, t_clock, NULL);
     return cc;
@@ -632,12 +632,12 @@ static void test_hang_one_of_two(void)
         snprintf(servers + strlen(servers), sizeof servers - strlen(servers), "%s127.0.0.1:%u",
                  i ? "," : "", m[i].port);
     }
-    struct cfg c;
+    struct cache_settings c;
     t_cfg(&c, servers, "mcuser", "mcpass");
-    c.cache_poll_timeout_ms = c.cache_recv_timeout_ms = c.cache_send_timeout_ms = 400;
-    c.cache_connect_timeout_ms = 400;
-    c.cache_retry_timeout_s = 1;
-    c.cache_dead_timeout_s = 1;
+    c.poll_timeout_ms = c.recv_timeout_ms = c.send_timeout_ms = 400;
+    c.connect_timeout_ms = 400;
+    c.retry_timeout_s = 1;
+    c.dead_timeout_s = 1;
     struct cache *cc = cache_new(&c);
     struct arena *a = arena_new(0);
     char key[32], buf[128];
@@ -700,9 +700,9 @@ static void test_three_servers(void)
         snprintf(servers + strlen(servers), sizeof servers - strlen(servers), "%s127.0.0.1:%u",
                  i ? "," : "", m[i].port);
     }
-    struct cfg c;
+    struct cache_settings c;
     t_cfg(&c, servers, "mcuser", "mcpass");
-    c.cache_retry_timeout_s = 1;
+    c.retry_timeout_s = 1;
     struct cache *cc = cache_new(&c);
     struct arena *a = arena_new(0);
     char key[32];
@@ -741,7 +741,7 @@ static void test_three_servers(void)
 
 static void test_disabled_and_parse(void)
 {
-    struct cfg c;
+    struct cache_settings c;
     t_cfg(&c, "", NULL, NULL);
     struct cache *cc = cache_new(&c);
     struct arena *a = arena_new(0);

@@ -1,6 +1,6 @@
 /*
  * tests/cache/test_util.h - helpers shared by the cache client tests.
- * Owns: a hand-filled struct cfg (config.c is not needed), spawning and
+ * Owns: a hand-filled struct cache_settings (config.c is not needed), spawning and
  *   driving mock_memcached through its control port, a monotonic clock, and
  *   reading the log file back.
  * Context: test programs only (static functions, one copy per test).
@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server/config.h"
+#include "cache/client.h"
 
 #include "../lib/check.h"
 
@@ -32,12 +32,13 @@ struct tmock {
 
 
 /* The built-in defaults (the tutorial's settings) pointed at servers. */
-static inline void t_cfg(struct cfg *c, const char *servers, const char *user, const char *pass)
+static inline void t_cfg(struct cache_settings *c, const char *servers, const char *user,
+                         const char *pass)
 {
-    cfg_defaults(c);
-    snprintf(c->cache_servers, sizeof c->cache_servers, "%s", servers);
-    snprintf(c->cache_username, sizeof c->cache_username, "%s", user ? user : "");
-    snprintf(c->cache_password, sizeof c->cache_password, "%s", pass ? pass : "");
+    *c = (struct cache_settings)CACHE_SETTINGS_DEFAULT;
+    snprintf(c->servers, sizeof c->servers, "%s", servers);
+    snprintf(c->username, sizeof c->username, "%s", user ? user : "");
+    snprintf(c->password, sizeof c->password, "%s", pass ? pass : "");
 }
 
 static inline double t_now(void)

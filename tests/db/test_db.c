@@ -25,7 +25,6 @@
 #include "cli/cli.h"
 #include "db/migrate.h"
 #include "base/arena.h"
-#include "server/config.h"
 
 #include "../lib/check.h"
 
@@ -646,10 +645,8 @@ static void t_fork(void)
 /* cli_db (src/cli/db_cmd.c) with stdout captured into out. */
 static int run_cli(const char *url, char *out, size_t out_len, int argc, ...)
 {
-    struct cfg c;
-    memset(&c, 0, sizeof c);
-    snprintf(c.database_url, sizeof c.database_url, "%s", url);
-    c.db_timeout_ms = 1000;
+    struct db_settings c = { .timeout_ms = 1000 };
+    snprintf(c.url, sizeof c.url, "%s", url);
     char *argv[4] = { 0 };
     va_list ap;
     va_start(ap, argc);

@@ -73,9 +73,13 @@ page | grep -q 'renamed by the cli' && tl_fail "a row deleted with sqlite3 is st
 h=$(hdrs -G --data 'x=1'); echo "$h" | grep -qi '^x-cache: hit' || tl_fail "GET /?x=1 is not served from the view cache"
 
 # stale-write race with a concurrent reader (as the acceptance check does, shorter)
+accepted() { curl -s "$U/status" | grep -o '"accepted":[0-9]*' | cut -d: -f2; }
+a0=$(accepted)
+# the reader is reading: the pool has accepted more than the polls' own requests
+reader_reads() { [ "$(accepted)" -gt $((a0 + 20)) ]; }
 wrk -t1 -c1 -d6s "$U/" >"$T/wrk.txt" 2>&1 &
 w=$!
-sleep 0.3
+tl_wait_until 5 reader_reads || tl_fail "the concurrent reader (wrk) sent no requests: $(cat "$T/wrk.txt")"
 stale=0
 for i in $(seq 12); do
   curl -s -o /dev/null -H "Origin: $U" --data "name=first+$i" "$U/" \

@@ -71,7 +71,9 @@ if [ "$(id -u)" = 0 ]; then
     "$TL_BIN" serve --listen "unix:$T/pd/app.sock" --workers 2 --templates "$TL_SRC/templates" >"$T/pd.log" 2>&1 &
   pd=$!; tl_remember $pd
   tl_wait_socket "$T/pd/app.sock" || tl_fail "privilege-drop pool did not start: $(tail -3 "$T/pd.log")"
-  sleep 0.3
+  # the master and both workers exist (the socket is there before the workers are)
+  two_workers() { [ "$(pgrep -P $pd | wc -l)" -ge 2 ]; }
+  tl_wait_until 10 two_workers || tl_fail "privilege-drop pool has no workers: $(tail -3 "$T/pd.log")"
   for p in $pd $(pgrep -P $pd); do
     u=$(ps -o user= -p "$p"); [ "$u" = nobody ] || tl_fail "process $p runs as $u, want nobody"
   done

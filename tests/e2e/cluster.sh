@@ -72,6 +72,9 @@ for _ in $(seq 300); do [ -f "$T/started" ] && break; sleep 0.05; done
 phase() { printf '%6s s  %s  %s\n' "$(elapsed "$t1")" "$(date -u +%H:%M:%S)" "$*"; }
 t1=$(date +%s.%N)
 phase "healthy"
+# The sleeps of the phases below are the test's point: the checker's clients keep reading and
+# writing for that long in each state (healthy, a node down, rejoined, memcached hung, resumed),
+# so each state sees real traffic; nothing is waited for by them.
 sleep 6
 
 # Node 2: the home of pool A's second worker and of pool B's first

@@ -50,7 +50,7 @@ curl -s -D - -o /dev/null "$U/" | grep -i '^content-security-policy:' | grep -q 
 kill -TERM -- "-$RL" 2>/dev/null || kill -TERM "$RL"
 for _ in $(seq 50); do kill -0 "$RL" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$RL" 2>/dev/null && tl_fail "run-local.sh did not stop on SIGTERM"
-sleep 0.5
-left=$(pgrep -f "$TL_INSTANCE" | tr '\n' ' ')
-[ -z "$left" ] || tl_fail "processes left running after stop: $left"
+# its servers exit on their own after it (memcached, the pool and nginx each finish their stop)
+none_left() { [ -z "$(pgrep -f "$TL_INSTANCE")" ]; }
+tl_wait_until 5 none_left || tl_fail "processes left running after stop: $(pgrep -f "$TL_INSTANCE" | tr '\n' ' ')"
 echo "quickstart: run-local.sh serves, caches through SASL memcached, stops cleanly"

@@ -65,6 +65,14 @@ grep -i '^set-cookie: session=' "$T/fh" | grep -q "$fake" && tl_fail "the server
 rm -f "$jar"
 c=$(curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{http_code}' -H "Origin: $U" --data "name=seven" "$U/")
 c=$(curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{http_code}' -H "Origin: $U" --data "name=" "$U/")
-for p in $(pgrep -P "$APP_PID"); do kill -9 "$p"; done; sleep 1
+killed=" $(pgrep -P "$APP_PID" | tr '\n' ' ')"
+for p in $killed; do kill -9 "$p"; done
+# the master has respawned as many workers as it had, none of them a killed one
+respawned() {
+  local now; now=$(pgrep -P "$APP_PID" | tr '\n' ' ')
+  [ "$(echo $now | wc -w)" -ge "$(echo $killed | wc -w)" ] || return 1
+  for p in $now; do case "$killed " in *" $p "*) return 1 ;; esac; done
+}
+tl_wait_until 10 respawned || tl_fail "the workers were not respawned after SIGKILL"
 curl -s -c "$jar" -b "$jar" "$U/" | grep -q "Task name is required." || tl_fail "the session did not survive a worker restart"
 echo "sessions: lazy (0 writes for 10 cookieless GETs), flash once, tampered/forged cookies refused, survives restarts"

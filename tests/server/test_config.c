@@ -107,18 +107,18 @@ static void test_values(void)
     CHECK(c.debug, "debug");
     CHECK(c.workers == 3, "workers %u", c.workers);
     CHECK(c.body_max == 2048, "body_max %lu", c.body_max);
-    CHECK(strcmp(c.database_url, "sqlite:///tmp/a b.sqlite") == 0, "url %s", c.database_url);
-    CHECK(!c.cache_tcp_nodelay, "tcp_nodelay");
-    CHECK(strlen(c.secret_key_fallbacks) == 600, "long line kept whole: %zu", strlen(c.secret_key_fallbacks));
+    CHECK(strcmp(c.db.url, "sqlite:///tmp/a b.sqlite") == 0, "url %s", c.db.url);
+    CHECK(!c.cache.tcp_nodelay, "tcp_nodelay");
+    CHECK(strlen(c.session.secret_key_fallbacks) == 600, "long line kept whole: %zu", strlen(c.session.secret_key_fallbacks));
     CHECK(strcmp(c.config_file, path) == 0, "config_file %s", c.config_file);
 
     /* defaults */
     cfg_defaults(&c);
-    CHECK(strcmp(c.database_url, "sqlite:///instance/task-list.sqlite") == 0, "default url");
+    CHECK(strcmp(c.db.url, "sqlite:///instance/task-list.sqlite") == 0, "default url");
     CHECK(strcmp(c.templates, "") == 0, "default templates: empty (resolved by cfg_build)");
     CHECK(strcmp(c.monitor_allow, "127.0.0.0/8, ::1") == 0, "default monitor_allow");
     CHECK(c.body_max == 1048576 && c.params_max == 64, "default limits");
-    CHECK(c.session_lifetime_s == 31 * 86400, "default lifetime");
+    CHECK(c.session.lifetime_s == 31 * 86400, "default lifetime");
     CHECK(c.read_timeout_s == 5, "default read_timeout_s %u", c.read_timeout_s);
     CHECK(strcmp(c.allowed_clients, "127.0.0.1,::1") == 0, "default allowed_clients %s", c.allowed_clients);
     CHECK(c.public_origin[0] == 0, "public_origin unset by default");
@@ -149,9 +149,9 @@ static void test_precedence(void)
     CHECK(c.max_requests == 20, ".env over ini: %u", c.max_requests);
     CHECK(c.request_timeout_s == 8, ".env over ini: %u", c.request_timeout_s);
     CHECK(c.slow_request_ms == 9, "ini over defaults: %u", c.slow_request_ms);
-    CHECK(strcmp(c.database_url, "sqlite:///env.sqlite") == 0, ".env alias: %s", c.database_url);
-    CHECK(strcmp(c.cache_servers, "a:1,b:2") == 0, "env alias: %s", c.cache_servers);
-    CHECK(strcmp(c.secret_key, "from-the-environment-0123456789") == 0, "SECRET_KEY");
+    CHECK(strcmp(c.db.url, "sqlite:///env.sqlite") == 0, ".env alias: %s", c.db.url);
+    CHECK(strcmp(c.cache.servers, "a:1,b:2") == 0, "env alias: %s", c.cache.servers);
+    CHECK(strcmp(c.session.secret_key, "from-the-environment-0123456789") == 0, "SECRET_KEY");
 
     struct cfg c2;
     CHECK(cfg_build(&c2, ini, &d) == TL_OK, "build 2");
@@ -204,7 +204,7 @@ static void test_validate_and_print(void)
         bool ok;
     } cases[] = {
         { "session", "secret_key", "a-real-secret-of-some-length", true },
-        { "session", "secret_key", CFG_DEFAULT_SECRET, false },
+        { "session", "secret_key", SESS_DEFAULT_SECRET, false },
         { "session", "secret_key", "", false },
         { "server", "workers", "257", false },
         { "server", "listen", "127.0.0.1:9000", true },

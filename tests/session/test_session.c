@@ -14,7 +14,6 @@
 #include "cache/client.h"
 #include "cache/session.h"
 #include "cache/session_internal.h"
-#include "server/config.h"
 #include "base/log.h"
 
 #include "../lib/check.h"
@@ -122,7 +121,7 @@ static void fake_clear(void)
 
 /* --- helpers -------------------------------------------------------------- */
 
-static struct cfg cfg;
+static struct sess_settings cfg;
 static struct arena *arena;
 
 static void cfg_for_test(const char *key, const char *fallbacks, bool permanent)
@@ -130,8 +129,8 @@ static void cfg_for_test(const char *key, const char *fallbacks, bool permanent)
     memset(&cfg, 0, sizeof cfg);
     snprintf(cfg.secret_key, sizeof cfg.secret_key, "%s", key);
     snprintf(cfg.secret_key_fallbacks, sizeof cfg.secret_key_fallbacks, "%s", fallbacks);
-    cfg.session_lifetime_s = 2678400;
-    cfg.session_permanent = permanent;
+    cfg.lifetime_s = 2678400;
+    cfg.permanent = permanent;
 }
 
 /* The cookie value out of a Set-Cookie header ("" when none or cleared). */
@@ -493,8 +492,8 @@ static void test_flags_and_limits(void)
 {
     struct str sc, v;
     cfg_for_test("k", "", true);
-    cfg.session_cookie_secure = true;
-    cfg.session_lifetime_s = 3600;
+    cfg.cookie_secure = true;
+    cfg.lifetime_s = 3600;
     struct sess_store *st = sess_store_new(&cfg, &fake);
     fake_clear();
     struct sess *s = sess_begin(st, STR(""), arena);

@@ -29,7 +29,6 @@
 
 #include "cache/client.h"
 #include "cache/session.h"
-#include "server/config.h"
 #include "base/log.h"
 
 #include "../lib/check.h"
@@ -103,14 +102,21 @@ static bool start_mock(const char *path, unsigned *port)
 
 /* ---- helpers ---- */
 
-static void cfg_fill(struct cfg *c, unsigned port, const char *user, const char *pass)
+/* What a worker hands the client and the store: their layers' settings. */
+struct t_settings {
+    struct cache_settings cache;
+    struct sess_settings session;
+};
+
+static void cfg_fill(struct t_settings *c, unsigned port, const char *user, const char *pass)
 {
-    cfg_defaults(c);
-    snprintf(c->cache_servers, sizeof c->cache_servers, "127.0.0.1:%u", port);
-    snprintf(c->cache_username, sizeof c->cache_username, "%s", user);
-    snprintf(c->cache_password, sizeof c->cache_password, "%s", pass);
-    snprintf(c->cache_key_prefix, sizeof c->cache_key_prefix, "tltest%d:", (int)getpid());
-    snprintf(c->secret_key, sizeof c->secret_key, "server-test-secret");
+    c->cache = (struct cache_settings)CACHE_SETTINGS_DEFAULT;
+    c->session = (struct sess_settings)SESS_SETTINGS_DEFAULT;
+    snprintf(c->cache.servers, sizeof c->cache.servers, "127.0.0.1:%u", port);
+    snprintf(c->cache.username, sizeof c->cache.username, "%s", user);
+    snprintf(c->cache.password, sizeof c->cache.password, "%s", pass);
+    snprintf(c->cache.key_prefix, sizeof c->cache.key_prefix, "tltest%d:", (int)getpid());
+    snprintf(c->session.secret_key, sizeof c->session.secret_key, "server-test-secret");
 }
 
 struct counts {
@@ -213,10 +219,10 @@ static void do_logout(struct sess *s)
 #define D_ARGS(d) (unsigned long long)(d).round_trips, (unsigned long long)(d).hits, \
     (unsigned long long)(d).misses, (unsigned long long)(d).sets, (d).commands, (d).cmd_get, (d).cmd_set, (d).deletes
 
-static void scenario(struct cfg *c)
+static void scenario(struct t_settings *c)
 {
-    struct cache *cc = cache_new(c);
-    struct sess_store *st = sess_store_new(c, cc);
+    struct cache *cc = cache_new(&c->cache);
+    struct sess_store *st = sess_store_new(&c->session, cc);
     struct req_ctx r = { "", STR_NULL };
     struct counts d;
 
@@ -233,7 +239,7 @@ static void scenario(struct cfg *c)
     if (is_mock)
         CHECK(d.cmd_set == 1 && d.cmd_get == 0, "login wire: " D_FMT, D_ARGS(d));
     char key[256];
-    snprintf(key, sizeof key, "%ssession:%.64s", c->cache_key_prefix, r.jar);
+    snprintf(key, sizeof key, "%ssession:%.64s", c->cache.key_prefix, r.jar);
     if (is_mock) {
         char *keys = ctl("keys");
         CHECK(strstr(keys, key) != NULL, "stored key %s not in: %s", key, keys);
@@ -267,14 +273,14 @@ static void scenario(struct cfg *c)
     cache_free(cc);
 
     /* worker restart: a new client and store read the same session */
-    cc = cache_new(c);
-    st = sess_store_new(c, cc);
+    cc = cache_new(&c->cache);
+    st = sess_store_new(&c->session, cc);
     run(st, cc, &r, do_get_user);
     CHECK(str_eq_c(user_seen, "ann"), "after restart: \"%.*s\"", STR_FMT(user_seen));
 
     /* another pool on the same servers (its own client) shares it */
-    struct cache *cc2 = cache_new(c);
-    struct sess_store *st2 = sess_store_new(c, cc2);
+    struct cache *cc2 = cache_new(&c->cache);
+    struct sess_store *st2 = sess_store_new(&c->session, cc2);
     run(st2, cc2, &r, do_get_user);
     CHECK(str_eq_c(user_seen, "ann"), "other pool: \"%.*s\"", STR_FMT(user_seen));
 
@@ -291,10 +297,10 @@ static void scenario(struct cfg *c)
 }
 
 /* The server dies: requests go on without a session and without a cookie. */
-static void scenario_down(struct cfg *c)
+static void scenario_down(struct t_settings *c)
 {
-    struct cache *cc = cache_new(c);
-    struct sess_store *st = sess_store_new(c, cc);
+    struct cache *cc = cache_new(&c->cache);
+    struct sess_store *st = sess_store_new(&c->session, cc);
     struct req_ctx r = { "", STR_NULL };
     run(st, cc, &r, do_login);
     CHECK(r.jar[0] != '\0', "no cookie before the outage");
@@ -312,7 +318,7 @@ static void scenario_down(struct cfg *c)
 
 int main(int argc, char **argv)
 {
-    struct cfg c;
+    struct t_settings c;
     unsigned port = 0;
     if (argc == 3 && strcmp(argv[1], "mock") == 0) {
         is_mock = true;

@@ -1,6 +1,9 @@
 /*
- * cache/cached.h - the decorator-like macro layer: cached views and memoized
+ * web/cached.h - the decorator-like macro layer: cached views and memoized
  * functions (Flask-Caching's @cache.cached and @cache.memoize, done in C).
+ * Sits above both the cache client (cache/) and the server (server/): a
+ *   cached view wraps a request handler, so this is the one place that
+ *   names both; cache/ itself never sees a request.
  * Owns: the wrappers' runtime (cache_view_run, cache_memo_run), entry
  *   formats, the request's data version, invalidation helpers
  *   (cache_delete_view, cache_delete_memoized), stampede locks.
@@ -15,18 +18,18 @@
  *   every wrapper simply calls the wrapped function.
  * Context: worker only; cache_bind() once after fork.
  */
-#ifndef TASKLIST_CACHE_CACHED_H
-#define TASKLIST_CACHE_CACHED_H
+#ifndef TASKLIST_WEB_CACHED_H
+#define TASKLIST_WEB_CACHED_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../base/err.h"
 #include "../base/arena.h"
-#include "../server/request.h"
-#include "../server/response.h"
+#include "../base/err.h"
 #include "../base/str.h"
 #include "../base/strbuf.h"
+#include "../server/request.h"
+#include "../server/response.h"
 
 struct cache;
 struct tier;

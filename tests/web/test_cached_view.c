@@ -1,6 +1,6 @@
 /*
- * tests/cache/test_cached_view.c - the cached-view runner (cache_view_run,
- *   cached.c) against mock_memcached, which counts every command.
+ * tests/web/test_cached_view.c - the cached-view runner (cache_view_run,
+ *   web/cached.c) against mock_memcached, which counts every command.
  * Owns: miss then hit (X-Cache, ETag, 304 on If-None-Match, hit and miss
  *   alike), the exact commands of each path, .unless, .response_filter,
  *   non-GET requests, the data version read once per request (also when the
@@ -14,14 +14,14 @@
  */
 #include <sys/wait.h>
 
-#include "cache/cached.h"
+#include "web/cached.h"
 #include "cache/client.h"
 #include "base/arena.h"
 #include "base/log.h"
-#include "test_util.h"
+#include "../cache/test_util.h"
 
 static struct tmock t_m;
-static struct cfg t_c;
+static struct cache_settings t_c;
 static uint64_t t_version = 7;
 static enum tl_err t_version_err = TL_OK;
 static int t_version_reads;

@@ -1,5 +1,7 @@
 /*
- * cache/cached.c - runtime of the CACHED_VIEW / MEMOIZE / CACHED macros.
+ * web/cached.c - runtime of the CACHED_VIEW / MEMOIZE / CACHED macros, over
+ *   the cache client (cache/client.h, cache/tier.h) and the request and
+ *   response of server/.
  * Owns: view and memo entry formats, the request's data version, stampede
  *   locks, ETag/304, invalidation helpers.
  * Why entries cannot be stale (docs/consistency.md): a request reads the
@@ -21,8 +23,8 @@
 #include <time.h>
 
 #include "../base/log.h"
-#include "client.h"
-#include "tier.h"
+#include "../cache/client.h"
+#include "../cache/tier.h"
 
 #define CACHE_LOCK_TTL_S 10
 #define CACHE_LOCK_WAIT_MS 500
