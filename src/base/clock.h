@@ -10,5 +10,7 @@
 
 /* Milliseconds since an arbitrary start, monotonic. */
 int64_t tl_clock_ms(void);
+/* The same clock in microseconds (latency histograms). */
+int64_t tl_clock_us(void);
 
 #endif

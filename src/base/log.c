@@ -15,12 +15,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "utf8.h"
 
 static int log_fd = STDERR_FILENO;
 /* log_refused's window: the current monotonic second, lines written in it,
  * lines left out since the last one written (per process). */
-static time_t log_refused_second;
+static int64_t log_refused_second;
 static unsigned log_refused_in_second;
 static uint64_t log_refused_suppressed;
 
@@ -89,10 +90,9 @@ void log_refused(const char *fmt, ...)
 {
     if (LOG_INFO < log_threshold)
         return;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    if (ts.tv_sec != log_refused_second) {
-        log_refused_second = ts.tv_sec;
+    int64_t second = tl_clock_ms() / 1000;
+    if (second != log_refused_second) {
+        log_refused_second = second;
         log_refused_in_second = 0;
     }
     if (log_refused_in_second >= LOG_REFUSED_PER_S) {
@@ -118,11 +118,9 @@ bool log_refused_pending(void)
 
 void log_refused_flush(void)
 {
-    struct timespec ts;
     if (!log_refused_suppressed)
         return;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    if (ts.tv_sec == log_refused_second)
+    if (tl_clock_ms() / 1000 == log_refused_second)
         return;
     log_info("%llu more refused requests not logged",
              (unsigned long long)log_refused_suppressed);

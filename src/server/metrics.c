@@ -47,7 +47,6 @@ static const char *const srv_metrics_tiers[SRV_CACHE_TIER__MAX] = {
 static struct srv_metrics_sample srv_metrics_last;
 static int64_t srv_metrics_start_us;
 
-static int64_t srv_metrics_now_us(void);
 static const char *srv_metrics_label(const struct srv_worker *w, const struct req *r);
 static struct srv_metrics_route *srv_metrics_route(struct srv_metrics_board *m, const char *name);
 static bool srv_metrics_named_before(const struct srv_metrics_board *m, unsigned i,
@@ -66,7 +65,7 @@ static void srv_metrics_label_value(struct strbuf *out, const char *v);
 
 void srv_metrics_begin(void)
 {
-    srv_metrics_start_us = srv_metrics_now_us();
+    srv_metrics_start_us = tl_clock_us();
 }
 
 void srv_metrics_record(struct srv_worker *w, const struct req *r, int status)
@@ -75,7 +74,7 @@ void srv_metrics_record(struct srv_worker *w, const struct req *r, int status)
     struct srv_metrics_route *rt = srv_metrics_route(m, srv_metrics_label(w, r));
     if (rt)
         srv_metrics_add(&rt->count[srv_metrics_status_index(status)], 1);
-    int64_t us = srv_metrics_now_us() - srv_metrics_start_us;
+    int64_t us = tl_clock_us() - srv_metrics_start_us;
     if (us < 0)
         us = 0;
     for (unsigned i = 0; i < SRV_METRICS_BUCKETS; i++) {
@@ -210,12 +209,6 @@ static void srv_metrics_render_workers(const struct srv_board *b, struct strbuf 
                   srv_metrics_get(&b->restarts));
 }
 
-static int64_t srv_metrics_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* The route label: the endpoint name, the pool's own endpoints by their
  * config key, "none" for what no route answered (404, 405, 403, 400). */
