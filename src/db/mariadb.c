@@ -121,6 +121,7 @@ static enum tl_err db_maria_prepare(struct db *db, const char *sql, struct db_ma
 static enum tl_err db_maria_failed(struct db *db, const char *sql, const struct db_maria_fail *f,
                                    int64_t t0, bool *retry);
 static bool db_maria_is_lost(unsigned code);
+static bool db_maria_is_client(unsigned code);
 static bool db_maria_is_select(const char *sql);
 static bool db_maria_grow(struct db_maria_col *c, unsigned long need);
 static void db_maria_evict(struct db_maria *m, const char *sql);
@@ -675,7 +676,7 @@ static enum tl_err db_maria_failed(struct db *db, const char *sql, const struct 
                       : f->maybe_applied ? "; a write is not sent twice" : "");
         return TL_EUNAVAIL;
     }
-    if (f->code >= CR_MIN_ERROR && f->code <= CR_MAX_ERROR) {
+    if (db_maria_is_client(f->code)) {
         log_error("db: mariadb: \"%.*s\": %s (%u); dropping the connection", DB_LOG_SQL_MAX, sql,
                   f->msg, f->code);
         db_maria_drop(db);
@@ -695,6 +696,27 @@ static enum tl_err db_maria_failed(struct db *db, const char *sql, const struct 
     case ER_STATEMENT_TIMEOUT:
         log_warn("db: mariadb: \"%.*s\": %s (%u)", DB_LOG_SQL_MAX, sql, f->msg, f->code);
         return TL_EUNAVAIL;
+    case ER_ERROR_DURING_COMMIT:
+    case ER_QUERY_INTERRUPTED:
+    case ER_LOCK_ABORTED:
+    case ER_NET_READ_ERROR:
+    case ER_NET_READ_INTERRUPTED:
+    case ER_NET_ERROR_ON_WRITE:
+    case ER_NET_WRITE_INTERRUPTED:
+        /* Galera at a view change (a node died or left): "Got error 6 during
+         * COMMIT" when replication of the write set failed, a statement
+         * interrupted by the provider; or the server's side of the network
+         * broke. Transient: 503. A write may have been applied (a commit
+         * that failed on this node may still be delivered in the new view),
+         * so it is not sent again; the node is left alone for a while and the
+         * connection dropped. A read, outside a transaction, is retried
+         * once on another connection. */
+        db->maria->retry_at_ms[db->maria->cur] = tl_clock_ms() + DB_RETRY_MS;
+        *retry = !db->in_tx && !f->maybe_applied;
+        db_maria_drop(db);
+        log_warn("db: mariadb: \"%.*s\": %s (%u); %s", DB_LOG_SQL_MAX, sql, f->msg, f->code,
+                 *retry ? "trying another node" : "not sent again");
+        return TL_EUNAVAIL;
     default:
         log_error("db: mariadb: \"%.*s\": %s (%u)", DB_LOG_SQL_MAX, sql, f->msg, f->code);
         return TL_EIO;
@@ -709,12 +731,22 @@ static bool db_maria_is_lost(unsigned code)
     case CR_SERVER_LOST_EXTENDED:
     case CR_CONNECTION_ERROR:
     case CR_CONN_HOST_ERROR:
+    case CR_ERR_NET_READ:           /* MariaDB Connector/C's own range (5000+) */
+    case CR_ERR_NET_WRITE:
     case ER_CONNECTION_KILLED:
     case ER_SERVER_SHUTDOWN:
         return true;
     default:
         return false;
     }
+}
+
+/* An error of the client library (2000-2999, and Connector/C's own from
+ * 5000): the connection's state is unknown. */
+static bool db_maria_is_client(unsigned code)
+{
+    return (code >= CR_MIN_ERROR && code <= CR_MAX_ERROR) ||
+           (code >= CR_EVENT_CREATE_FAILED && code <= CR_MARIADB_LAST_ERROR);
 }
 
 /* Per-process pseudo-random numbers for retry pauses: workers forked from
