@@ -4,19 +4,38 @@
  *   that uses it; its prepared statements (mysql_stmt_*) and their result
  *   buffers; the reconnect policy; the connect back-off.
  * Invariants:
- *   - connect/read/write timeouts = db_timeout_ms rounded up to whole
- *     seconds (the C API's unit), at least 1 s: no call blocks longer.
- *   - A statement that fails with a lost connection (2006, 2013, killed,
- *     shutdown) is retried once on a new connection, unless it timed out
- *     (a hung server would cost a second timeout) or ran inside a
- *     transaction (its earlier statements are gone with the connection).
+ *   - Deadline: every call runs to db->deadline_ms, which db.c sets from
+ *     the request's budget (db_begin_request: timeout_ms of database time
+ *     for the whole request) or, outside a request, timeout_ms per call
+ *     (per statement of a script). Everything that waits on the network -
+ *     connect, node check, prepare, execute, buffering the result, script
+ *     statements - uses the connector's non-blocking API
+ *     (MYSQL_OPT_NONBLOCK) driven by poll() with the milliseconds left
+ *     (db_maria_drive), so no call overruns it by more than a poll
+ *     wake-up. The library's connect/read/write timeouts (timeout_ms
+ *     rounded up to whole seconds) remain as a backstop; they never fire
+ *     first. Given up mid-call, a connection is shut down at once
+ *     (mariadb_cancel) and dropped: its close sends nothing that could wait.
+ *     Nothing is sent once the deadline has passed (inside a transaction the
+ *     connection is dropped, so the transaction ends with it). Fetching from
+ *     a buffered result and COM_STMT_CLOSE (no answer) never wait. Host
+ *     names are resolved by getaddrinfo(), which the deadline does not
+ *     bound: give addresses (or /etc/hosts names).
+ *   - A statement that fails with a lost connection (2006, 2013, 5013,
+ *     5014, killed, shutdown) is retried once on a new connection, within
+ *     the same deadline, unless the deadline passed, it ran inside a
+ *     transaction (its earlier statements are gone with the connection) or
+ *     it was a write (below).
  *   - Any client-side error drops the connection: it is never reused in an
  *     unknown state. Statements die with their connection.
  *   - Several hosts (a Galera cluster): the handle connects to its home host
- *     (db_spread) first, else to the next ones in URL order while the time
- *     spent stays within db_timeout_ms; a host whose connect failed, or
- *     that is not a Synced Galera node, is skipped for DB_RETRY_MS. Away
- *     from home it tries the home host again every DB_HOME_RETRY_MS.
+ *     (db_spread) first, else to the next ones in URL order before the
+ *     deadline; while another host remains to be tried a connect gets at
+ *     most half the time left (a hung host costs half, and the next one
+ *     still has time; a refused one costs nothing). A host whose connect
+ *     failed, or that is not a Synced Galera node, is skipped for
+ *     DB_RETRY_MS. Away from home it tries the home host again every
+ *     DB_HOME_RETRY_MS, with at most half the time left.
  *   - After a failed connect no new attempt is made to that host for
  *     DB_RETRY_MS; when every host is in that state calls get TL_EUNAVAIL at
  *     once.
@@ -25,6 +44,14 @@
  *     connection is replaced before anything is sent. A write whose
  *     connection is lost after it was sent is never retried (it may have
  *     committed: a retry could apply it twice); reads are retried once.
+ *     The same holds for a write cut by the deadline (TL_EUNAVAIL) and for
+ *     Galera's transient errors at a view change (1180 "error during
+ *     COMMIT", 1317 interrupted, 1158-1161 the server's network): 503, the
+ *     connection dropped, the node backed off, a write never sent again.
+ *   - Certification conflicts and deadlocks (1213, rolled back by the
+ *     server) of an autocommit statement are retried after a short random
+ *     pause, up to DB_MARIA_CONFLICT_TRIES times, for at most half the
+ *     timeout and never past the deadline.
  *   - Causal reads on Galera: a db_query_causal, and the first read on every
  *     new connection (the request may have read its version on another
  *     node), run as "SET STATEMENT wsrep_sync_wait = 1 FOR ..." and so wait
