@@ -34,7 +34,8 @@
  *     most half the time left (a hung host costs half, and the next one
  *     still has time; a refused one costs nothing). A host whose connect
  *     failed, or that is not a Synced Galera node, is skipped for
- *     DB_RETRY_MS. Away from home it tries the home host again every
+ *     DB_RETRY_MS (not one whose connect was cut short by a deadline that
+ *     left it less than a quarter of the timeout: it was not shown hung). Away from home it tries the home host again every
  *     DB_HOME_RETRY_MS, with at most half the time left.
  *   - After a failed connect no new attempt is made to that host for
  *     DB_RETRY_MS; when every host is in that state calls get TL_EUNAVAIL at
@@ -378,7 +379,12 @@ static enum tl_err db_maria_connect_hosts(struct db *db)
         int64_t end = k + 1 < n_cand ? now + (db->deadline_ms - now) / 2 : db->deadline_ms;
         MYSQL *h = db_maria_open(db, i, end);
         if (!h) {
-            m->retry_at_ms[i] = tl_clock_ms() + DB_RETRY_MS;
+            /* a host that failed, or gave no answer in a fair share of the
+             * timeout, is skipped for a while; one cut short only because
+             * the request had little time left is not */
+            int64_t t = tl_clock_ms();
+            if (t < end || end - now >= (int64_t)db->timeout_ms / 4)
+                m->retry_at_ms[i] = t + DB_RETRY_MS;
             continue;
         }
         m->h = h;
