@@ -193,6 +193,7 @@ static enum tl_err app_before(struct req *r, struct resp *w)
 {
     (void)w;
     struct app_worker *aw = app_worker_of(r);
+    db_begin_request(aw->db);   /* the request's database time: [database] timeout_ms in all */
     struct app_request *ar = arena_calloc(r->arena, 1, sizeof *ar);
     if (!ar)
         return TL_ENOMEM;
@@ -234,6 +235,7 @@ static void app_after(struct req *r, struct resp *w)
 {
     struct app_request *ar = app_request_of(r);
     struct app_worker *aw = app_worker_of(r);
+    db_end_request(aw->db);
     if (!ar)
         return;
     if (ar->sess) {

@@ -60,6 +60,33 @@ int db_current_host(const struct db *db)
     return db->be->current_host ? db->be->current_host(db) : -1;
 }
 
+void db_begin_request(struct db *db)
+{
+    db->in_request = true;
+    db->budget_ms = db->timeout_ms;
+}
+
+void db_end_request(struct db *db)
+{
+    db->in_request = false;
+}
+
+/* A call into the backend: its deadline is what is left of the request's
+ * budget, or timeout_ms outside a request. */
+static void db_call_begin(struct db *db)
+{
+    db->call_start_ms = tl_clock_ms();
+    db->deadline_ms = db->call_start_ms + (db->in_request ? db->budget_ms : db->timeout_ms);
+}
+
+static void db_call_end(struct db *db)
+{
+    if (!db->in_request)
+        return;
+    int64_t spent = tl_clock_ms() - db->call_start_ms;
+    db->budget_ms = spent >= (int64_t)db->budget_ms ? 0 : db->budget_ms - (unsigned)spent;
+}
+
 static enum tl_err db_run(struct db *db, const char *sql, const struct db_val *params,
                           size_t n_params, db_row_fn row, void *arg, uint64_t *affected,
                           long long *last_id)
@@ -70,7 +97,10 @@ static enum tl_err db_run(struct db *db, const char *sql, const struct db_val *p
         *last_id = 0;
     if (!sql || (n_params && !params))
         return TL_EINVAL;
-    return db->be->run(db, sql, params, n_params, row, arg, affected, last_id);
+    db_call_begin(db);
+    enum tl_err e = db->be->run(db, sql, params, n_params, row, arg, affected, last_id);
+    db_call_end(db);
+    return e;
 }
 
 enum tl_err db_query(struct db *db, const char *sql, const struct db_val *params, size_t n_params,
@@ -98,7 +128,10 @@ enum tl_err db_exec_script(struct db *db, const char *sql)
 {
     if (!sql)
         return TL_EINVAL;
-    return db->be->script(db, sql);
+    db_call_begin(db);
+    enum tl_err e = db->be->script(db, sql);
+    db_call_end(db);
+    return e;
 }
 
 /* SQLite: BEGIN IMMEDIATE takes the write lock up front (waiting up to the

@@ -5,7 +5,8 @@
  *   connection, and the query counter tests and benchmarks read.
  * Invariants: SQL text uses "?" placeholders for both backends; values are
  *   always bound, never spliced into SQL. Every call is bounded in time by
- *   timeout_ms (struct db_settings; a hung server gives TL_EUNAVAIL, never a hang).
+ *   timeout_ms (struct db_settings), and so is every request's database work
+ *   together (db_begin_request): a hung server gives TL_EUNAVAIL, never a hang.
  * Context: workers and one-shot commands; never across fork.
  */
 #ifndef TASKLIST_DB_DB_H
@@ -83,6 +84,18 @@ void db_spread(struct db *db, unsigned index);
 /* The host the handle is connected to (index into url.hosts), or -1 when
  * not connected (tests and logs). */
 int db_current_host(const struct db *db);
+
+/* One request's database budget. From db_begin_request to db_end_request
+ * the database work of the request together (connects, node checks,
+ * statements, retries, failovers) takes at most timeout_ms, counted in
+ * milliseconds; what is left when the budget runs out fails with
+ * TL_EUNAVAIL (a write that was already sent is never sent again). Only
+ * time spent in the database counts: a slow cache or template does not eat
+ * it. Outside a request (one-shot commands, migrations) each statement has
+ * its own timeout_ms. MariaDB; SQLite statements are bounded by the busy
+ * timeout, max(timeout_ms, 1000) each (a request writes once). */
+void db_begin_request(struct db *db);
+void db_end_request(struct db *db);
 
 /* Called once per result row; cols valid only during the call. Return 0 to
  * go on, non-zero to stop early. */

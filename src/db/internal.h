@@ -64,6 +64,10 @@ struct db {
     bool in_tx;             /* between db_begin and db_commit/rollback */
     bool tx_lost;           /* the connection died inside that transaction */
     bool causal;            /* the statement running is a db_query_causal */
+    bool in_request;        /* between db_begin_request and db_end_request */
+    unsigned budget_ms;     /* in a request: database time left (of timeout_ms) */
+    int64_t call_start_ms;  /* when the running call (db_run, script) began */
+    int64_t deadline_ms;    /* the running call's: all its work ends by then */
     unsigned home;          /* index into url.hosts connected to first (db_spread) */
     char last_error[512];   /* the library's message for the last failure */
     struct db_sqlite *sqlite;

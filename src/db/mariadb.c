@@ -4,19 +4,39 @@
  *   that uses it; its prepared statements (mysql_stmt_*) and their result
  *   buffers; the reconnect policy; the connect back-off.
  * Invariants:
- *   - connect/read/write timeouts = db_timeout_ms rounded up to whole
- *     seconds (the C API's unit), at least 1 s: no call blocks longer.
- *   - A statement that fails with a lost connection (2006, 2013, killed,
- *     shutdown) is retried once on a new connection, unless it timed out
- *     (a hung server would cost a second timeout) or ran inside a
- *     transaction (its earlier statements are gone with the connection).
+ *   - Deadline: every call runs to db->deadline_ms, which db.c sets from
+ *     the request's budget (db_begin_request: timeout_ms of database time
+ *     for the whole request) or, outside a request, timeout_ms per call
+ *     (per statement of a script). Everything that waits on the network -
+ *     connect, node check, prepare, execute, buffering the result, script
+ *     statements - uses the connector's non-blocking API
+ *     (MYSQL_OPT_NONBLOCK) driven by poll() with the milliseconds left
+ *     (db_maria_drive), so no call overruns it by more than a poll
+ *     wake-up. The library's connect/read/write timeouts (timeout_ms
+ *     rounded up to whole seconds) remain as a backstop; they never fire
+ *     first. Given up mid-call, a connection is shut down at once
+ *     (mariadb_cancel) and dropped: its close sends nothing that could wait.
+ *     Nothing is sent once the deadline has passed (inside a transaction the
+ *     connection is dropped, so the transaction ends with it). Fetching from
+ *     a buffered result and COM_STMT_CLOSE (no answer) never wait. Host
+ *     names are resolved by getaddrinfo(), which the deadline does not
+ *     bound: give addresses (or /etc/hosts names).
+ *   - A statement that fails with a lost connection (2006, 2013, 5013,
+ *     5014, killed, shutdown) is retried once on a new connection, within
+ *     the same deadline, unless the deadline passed, it ran inside a
+ *     transaction (its earlier statements are gone with the connection) or
+ *     it was a write (below).
  *   - Any client-side error drops the connection: it is never reused in an
  *     unknown state. Statements die with their connection.
  *   - Several hosts (a Galera cluster): the handle connects to its home host
- *     (db_spread) first, else to the next ones in URL order while the time
- *     spent stays within db_timeout_ms; a host whose connect failed, or
- *     that is not a Synced Galera node, is skipped for DB_RETRY_MS. Away
- *     from home it tries the home host again every DB_HOME_RETRY_MS.
+ *     (db_spread) first, else to the next ones in URL order before the
+ *     deadline; while another host remains to be tried a connect gets at
+ *     most half the time left (a hung host costs half, and the next one
+ *     still has time; a refused one costs nothing). A host whose connect
+ *     failed, or that is not a Synced Galera node, is skipped for
+ *     DB_RETRY_MS (not one whose connect was cut short by a deadline that
+ *     left it less than a quarter of the timeout: it was not shown hung). Away from home it tries the home host again every
+ *     DB_HOME_RETRY_MS, with at most half the time left.
  *   - After a failed connect no new attempt is made to that host for
  *     DB_RETRY_MS; when every host is in that state calls get TL_EUNAVAIL at
  *     once.
@@ -25,6 +45,14 @@
  *     connection is replaced before anything is sent. A write whose
  *     connection is lost after it was sent is never retried (it may have
  *     committed: a retry could apply it twice); reads are retried once.
+ *     The same holds for a write cut by the deadline (TL_EUNAVAIL) and for
+ *     Galera's transient errors at a view change (1180 "error during
+ *     COMMIT", 1317 interrupted, 1158-1161 the server's network): 503, the
+ *     connection dropped, the node backed off, a write never sent again.
+ *   - Certification conflicts and deadlocks (1213, rolled back by the
+ *     server) of an autocommit statement are retried after a short random
+ *     pause, up to DB_MARIA_CONFLICT_TRIES times, for at most half the
+ *     timeout and never past the deadline.
  *   - Causal reads on Galera: a db_query_causal, and the first read on every
  *     new connection (the request may have read its version on another
  *     node), run as "SET STATEMENT wsrep_sync_wait = 1 FOR ..." and so wait
@@ -36,6 +64,8 @@
  * Context: workers and one-shot commands; single-threaded.
  */
 #include <errmsg.h>
+#include <errno.h>
+#include <limits.h>
 #include <mysql.h>
 #include <mysqld_error.h>
 #include <poll.h>
@@ -86,7 +116,36 @@ struct db_maria {
 struct db_maria_fail {
     unsigned code;          /* 0 = local failure (e.g. out of memory) */
     bool maybe_applied;     /* a write was sent: it may have committed */
+    bool expired;           /* the deadline passed before the server answered */
     char msg[256];
+};
+
+/* One call of the connector's non-blocking API (MYSQL_OPT_NONBLOCK):
+ * db_maria_step starts it (the call's _start) or continues it (_cont) with
+ * the events that occurred; db_maria_drive runs it to its end or to the
+ * deadline. Only calls that may wait on the network go through here;
+ * fetching from a buffered result and closing a statement (COM_STMT_CLOSE
+ * expects no answer) never wait. */
+enum db_maria_op_kind {
+    DB_OP_CONNECT,      /* mysql_real_connect */
+    DB_OP_QUERY,        /* mysql_real_query (text protocol) */
+    DB_OP_STORE,        /* mysql_store_result */
+    DB_OP_PREPARE,      /* mysql_stmt_prepare */
+    DB_OP_EXECUTE,      /* mysql_stmt_execute */
+    DB_OP_STMT_STORE,   /* mysql_stmt_store_result */
+};
+
+struct db_maria_op {
+    enum db_maria_op_kind kind;
+    MYSQL *h;               /* the connection waited on */
+    MYSQL_STMT *st;         /* PREPARE, EXECUTE, STMT_STORE */
+    const char *sql;        /* QUERY, PREPARE */
+    unsigned long len;
+    const char *host, *user, *password, *dbname, *sock;   /* CONNECT: must outlive the call */
+    unsigned port;
+    int ret;                /* the blocking call's int result: 0 = success */
+    MYSQL *ret_h;           /* CONNECT: NULL = failed */
+    MYSQL_RES *res;         /* STORE: NULL = failed or no result set */
 };
 
 /* Tries of an autocommit statement refused by a deadlock or a Galera
@@ -106,21 +165,22 @@ static int db_maria_current_host(const struct db *db);
 static enum tl_err db_maria_connect(struct db *db);
 static enum tl_err db_maria_connect_hosts(struct db *db);
 static unsigned db_maria_random(void);
-static MYSQL *db_maria_open(struct db *db, unsigned i);
-static bool db_maria_check_node(struct db *db, MYSQL *h, const char *where);
+static MYSQL *db_maria_open(struct db *db, unsigned i, int64_t end);
+static bool db_maria_check_node(struct db *db, MYSQL *h, const char *where, int64_t end);
 static void db_maria_go_home(struct db *db);
 static bool db_maria_alive(struct db_maria *m);
 static void db_maria_where(const struct db *db, unsigned i, char *buf, size_t len);
 static enum tl_err db_maria_attempt(struct db *db, const char *sql, const struct db_val *params,
                                     size_t n_params, db_row_fn row, void *arg, uint64_t *affected,
                                     long long *last_id, struct db_maria_fail *f);
-static enum tl_err db_maria_rows(struct db_maria_stmt *ms, db_row_fn row, void *arg,
+static enum tl_err db_maria_rows(struct db *db, struct db_maria_stmt *ms, db_row_fn row, void *arg,
                                  struct db_maria_fail *f);
 static enum tl_err db_maria_prepare(struct db *db, const char *sql, struct db_maria_stmt **out,
                                     struct db_maria_fail *f);
 static enum tl_err db_maria_failed(struct db *db, const char *sql, const struct db_maria_fail *f,
-                                   int64_t t0, bool *retry);
+                                   bool *retry);
 static bool db_maria_is_lost(unsigned code);
+static bool db_maria_is_client(unsigned code);
 static bool db_maria_is_select(const char *sql);
 static bool db_maria_grow(struct db_maria_col *c, unsigned long need);
 static void db_maria_evict(struct db_maria *m, const char *sql);
@@ -128,42 +188,64 @@ static void db_maria_stmt_free(struct db_maria_stmt *ms);
 static void db_maria_drop(struct db *db);
 static unsigned db_maria_timeout_s(const struct db *db);
 static void db_maria_fail_from(struct db_maria_fail *f, unsigned code, const char *msg);
+static void db_maria_fail_expired(const struct db *db, struct db_maria_fail *f);
+static int db_maria_step(struct db_maria_op *op, bool start, int events);
+static bool db_maria_drive(struct db_maria_op *op, int64_t end);
+static enum tl_err db_maria_expired(struct db *db, const char *sql);
 
 static enum tl_err db_maria_run(struct db *db, const char *sql, const struct db_val *params,
                          size_t n_params, db_row_fn row, void *arg, uint64_t *affected,
                          long long *last_id)
 {
-    int64_t start = tl_clock_ms();
     for (int attempt = 0, conflicts = 0;; attempt++) {
         if (db->in_tx && db->tx_lost)
             return TL_EUNAVAIL;
+        if (tl_clock_ms() >= db->deadline_ms)
+            return db_maria_expired(db, sql);
         enum tl_err e = db_maria_connect(db);
         if (e != TL_OK)
             return e;
         struct db_maria_fail f = { 0 };
-        int64_t t0 = tl_clock_ms();
         e = db_maria_attempt(db, sql, params, n_params, row, arg, affected, last_id, &f);
         if (e == TL_OK || f.code == 0)
             return e;
         bool retry = false;
-        e = db_maria_failed(db, sql, &f, t0, &retry);
+        e = db_maria_failed(db, sql, &f, &retry);
         if (!retry)
             return e;
         if (f.code == ER_LOCK_DEADLOCK) {
             /* a rolled-back statement (a Galera certification conflict): try
-             * again after a short random pause, within the timeout */
+             * again after a short random pause, for at most half the timeout,
+             * and never pausing past the deadline */
+            unsigned pause_us = 500 + db_maria_random() % (1000u << conflicts);
+            int64_t now = tl_clock_ms();
             if (++conflicts >= DB_MARIA_CONFLICT_TRIES ||
-                tl_clock_ms() - start >= (int64_t)db->timeout_ms / 2) {
+                now - db->call_start_ms >= (int64_t)db->timeout_ms / 2 ||
+                now + (int64_t)(pause_us / 1000) + 1 >= db->deadline_ms) {
                 log_warn("db: mariadb: \"%.*s\": %s (%u), %d times; giving up", DB_LOG_SQL_MAX, sql,
                          f.msg, f.code, conflicts);
                 return e;
             }
-            usleep((useconds_t)(500 + db_maria_random() % (1000u << conflicts)));
+            usleep((useconds_t)pause_us);
             attempt--;
         } else if (attempt > 0) {
             return e;
         }
     }
+}
+
+/* The deadline passed before anything was sent: TL_EUNAVAIL. Inside a
+ * transaction the connection goes too (it holds the transaction open, and
+ * the ROLLBACK that would end it has no time left either). */
+static enum tl_err db_maria_expired(struct db *db, const char *sql)
+{
+    snprintf(db->last_error, sizeof db->last_error, "no time left of the database timeout (%u ms)",
+             db->timeout_ms);
+    log_error("db: mariadb: \"%.*s\": not sent: no time left of the database timeout (%u ms)",
+              DB_LOG_SQL_MAX, sql, db->timeout_ms);
+    if (db->in_tx)
+        db_maria_drop(db);
+    return TL_EUNAVAIL;
 }
 
 /* Split on ';' outside quotes and comments; run each statement with the
@@ -204,24 +286,33 @@ static enum tl_err db_maria_script(struct db *db, const char *sql)
             continue;
         if (db->in_tx && db->tx_lost)
             return TL_EUNAVAIL;
+        const char *stmt = start + strspn(start, " \t\r\n");
+        if (!db->in_request)    /* a migration: each statement has the whole timeout */
+            db->deadline_ms = tl_clock_ms() + db->timeout_ms;
+        if (tl_clock_ms() >= db->deadline_ms)
+            return db_maria_expired(db, stmt);
         enum tl_err e = db_maria_connect(db);
         if (e != TL_OK)
             return e;
         struct db_maria_fail f = { 0 };
         MYSQL *h = db->maria->h;
-        int64_t t0 = tl_clock_ms();
         db->n_queries++;
-        if (mysql_real_query(h, start, len) == 0) {
-            MYSQL_RES *res = mysql_store_result(h);
-            if (res || mysql_field_count(h) == 0) {
-                mysql_free_result(res);
+        struct db_maria_op run = { .kind = DB_OP_QUERY, .h = h, .sql = start, .len = len };
+        struct db_maria_op store = { .kind = DB_OP_STORE, .h = h };
+        bool in_time = db_maria_drive(&run, db->deadline_ms);
+        if (in_time && run.ret == 0) {
+            in_time = db_maria_drive(&store, db->deadline_ms);
+            if (in_time && (store.res || mysql_field_count(h) == 0)) {
+                mysql_free_result(store.res);
                 continue;
             }
         }
-        db_maria_fail_from(&f, mysql_errno(h), mysql_error(h));
-        const char *stmt = start + strspn(start, " \t\r\n");
+        if (!in_time)
+            db_maria_fail_expired(db, &f);
+        else
+            db_maria_fail_from(&f, mysql_errno(h), mysql_error(h));
         bool retry;
-        return db_maria_failed(db, stmt, &f, t0, &retry);
+        return db_maria_failed(db, stmt, &f, &retry);
     }
     return TL_OK;
 }
@@ -261,27 +352,39 @@ static enum tl_err db_maria_connect(struct db *db)
     return db_maria_connect_hosts(db);
 }
 
-/* Not connected: the home host first, then the others in URL order, while
- * the time spent stays within the timeout; hosts in back-off are skipped. */
+/* Not connected: the home host first, then the others in URL order, before
+ * the deadline; hosts in back-off are skipped. A refused connect costs
+ * nothing; a hung host costs at most half the time left while another
+ * host remains to be tried, so that one still has time. */
 static enum tl_err db_maria_connect_hosts(struct db *db)
 {
     struct db_maria *m = db->maria;
-    unsigned n = db->url.n_hosts ? db->url.n_hosts : 1;
-    int64_t t0 = tl_clock_ms();
-    bool tried = false;
+    unsigned n = db->url.n_hosts ? db->url.n_hosts : 1, cand[DB_URL_HOSTS_MAX], n_cand = 0;
+    int64_t now = tl_clock_ms();
     for (unsigned k = 0; k < n; k++) {
         unsigned i = (db->home + k) % n;
-        int64_t now = tl_clock_ms();
-        if (m->retry_at_ms[i] && now < m->retry_at_ms[i])
-            continue;
-        /* a refused connect costs nothing; a hung host costs the timeout,
-         * and then the request gets TL_EUNAVAIL rather than a second one */
-        if (tried && now - t0 >= (int64_t)db->timeout_ms)
+        if (!m->retry_at_ms[i] || now >= m->retry_at_ms[i])
+            cand[n_cand++] = i;
+    }
+    for (unsigned k = 0; k < n_cand; k++) {
+        unsigned i = cand[k];
+        now = tl_clock_ms();
+        if (now >= db->deadline_ms) {
+            snprintf(db->last_error, sizeof db->last_error,
+                     "no time left of the database timeout (%u ms) to connect", db->timeout_ms);
+            log_error("db: mariadb: no time left of the database timeout (%u ms) to connect",
+                      db->timeout_ms);
             break;
-        tried = true;
-        MYSQL *h = db_maria_open(db, i);
+        }
+        int64_t end = k + 1 < n_cand ? now + (db->deadline_ms - now) / 2 : db->deadline_ms;
+        MYSQL *h = db_maria_open(db, i, end);
         if (!h) {
-            m->retry_at_ms[i] = tl_clock_ms() + DB_RETRY_MS;
+            /* a host that failed, or gave no answer in a fair share of the
+             * timeout, is skipped for a while; one cut short only because
+             * the request had little time left is not */
+            int64_t t = tl_clock_ms();
+            if (t < end || end - now >= (int64_t)db->timeout_ms / 4)
+                m->retry_at_ms[i] = t + DB_RETRY_MS;
             continue;
         }
         m->h = h;
@@ -301,13 +404,23 @@ static enum tl_err db_maria_connect_hosts(struct db *db)
 }
 
 /* A new connection to url.hosts[i] with the timeouts and options set and
- * the node checked; NULL (logged, db->last_error set) when it fails. */
-static MYSQL *db_maria_open(struct db *db, unsigned i)
+ * the node checked, by end; NULL (logged, db->last_error set) when it
+ * fails. */
+static MYSQL *db_maria_open(struct db *db, unsigned i, int64_t end)
 {
     const struct db_url *u = &db->url;
     MYSQL *h = mysql_init(NULL);
     if (!h)
         return NULL;
+    /* non-blocking: our poll() with the time left bounds every wait; the
+     * library's own timeouts (whole seconds, never shorter) stay as a
+     * backstop */
+    if (mysql_options(h, MYSQL_OPT_NONBLOCK, 0) != 0) {
+        snprintf(db->last_error, sizeof db->last_error, "cannot set up a non-blocking connection");
+        log_error("db: mariadb: cannot set up a non-blocking connection (out of memory?)");
+        mysql_close(h);
+        return NULL;
+    }
     unsigned timeout_s = db_maria_timeout_s(db), zero = 0;
     my_bool no = 0;
     mysql_options(h, MYSQL_OPT_CONNECT_TIMEOUT, &timeout_s);
@@ -324,16 +437,25 @@ static MYSQL *db_maria_open(struct db *db, unsigned i)
     const char *host = sock ? "localhost" : (name[0] ? name : NULL);
     char where[300];
     db_maria_where(db, i, where, sizeof where);
-    if (!mysql_real_connect(h, host, u->user[0] ? u->user : NULL,
-                            u->password[0] ? u->password : NULL, u->dbname, port, sock, 0)) {
-        snprintf(db->last_error, sizeof db->last_error, "cannot connect to %.200s: %.250s (%u)", where,
-                 mysql_error(h), mysql_errno(h));
-        log_error("db: mariadb: cannot connect to %s as \"%s\", database \"%s\": %s (%u)", where,
-                  u->user, u->dbname, mysql_error(h), mysql_errno(h));
+    struct db_maria_op c = {
+        .kind = DB_OP_CONNECT, .h = h, .host = host, .user = u->user[0] ? u->user : NULL,
+        .password = u->password[0] ? u->password : NULL, .dbname = u->dbname, .port = port, .sock = sock,
+    };
+    int64_t t0 = tl_clock_ms();
+    bool in_time = db_maria_drive(&c, end);
+    if (!in_time || !c.ret_h) {
+        char msg[300];
+        if (!in_time)
+            snprintf(msg, sizeof msg, "no answer within %lld ms", (long long)(tl_clock_ms() - t0));
+        else
+            snprintf(msg, sizeof msg, "%.250s (%u)", mysql_error(h), mysql_errno(h));
+        snprintf(db->last_error, sizeof db->last_error, "cannot connect to %.200s: %.280s", where, msg);
+        log_error("db: mariadb: cannot connect to %s as \"%s\", database \"%s\": %s", where, u->user,
+                  u->dbname, msg);
         mysql_close(h);
         return NULL;
     }
-    if (!db_maria_check_node(db, h, where)) {
+    if (!db_maria_check_node(db, h, where, end)) {
         mysql_close(h);
         return NULL;
     }
@@ -344,18 +466,28 @@ static MYSQL *db_maria_open(struct db *db, unsigned i)
  * or outside the primary component refuses or blocks statements (and a
  * donor's rsync state transfer locks it): only Synced counts. A server
  * without Galera passes. One round trip per connection, not counted. */
-static bool db_maria_check_node(struct db *db, MYSQL *h, const char *where)
+static bool db_maria_check_node(struct db *db, MYSQL *h, const char *where, int64_t end)
 {
     static const char sql[] = "SHOW STATUS WHERE Variable_name IN "
                               "('wsrep_local_state_comment', 'wsrep_ready')";
     char state[64] = "", ready[16] = "";
-    if (mysql_real_query(h, sql, sizeof sql - 1) != 0) {
-        snprintf(db->last_error, sizeof db->last_error, "%.200s: %.250s (%u)", where, mysql_error(h),
-                 mysql_errno(h));
-        log_error("db: mariadb: %s: node check: %s (%u)", where, mysql_error(h), mysql_errno(h));
+    struct db_maria_op q = { .kind = DB_OP_QUERY, .h = h, .sql = sql, .len = sizeof sql - 1 };
+    struct db_maria_op st = { .kind = DB_OP_STORE, .h = h };
+    int64_t t0 = tl_clock_ms();
+    bool in_time = db_maria_drive(&q, end);
+    if (in_time && q.ret == 0)
+        in_time = db_maria_drive(&st, end);
+    if (!in_time || q.ret != 0) {
+        char msg[300];
+        if (!in_time)
+            snprintf(msg, sizeof msg, "no answer within %lld ms", (long long)(tl_clock_ms() - t0));
+        else
+            snprintf(msg, sizeof msg, "%.250s (%u)", mysql_error(h), mysql_errno(h));
+        snprintf(db->last_error, sizeof db->last_error, "%.200s: node check: %.280s", where, msg);
+        log_error("db: mariadb: %s: node check: %s", where, msg);
         return false;
     }
-    MYSQL_RES *res = mysql_store_result(h);
+    MYSQL_RES *res = st.res;
     MYSQL_ROW r;
     while (res && (r = mysql_fetch_row(res))) {
         if (r[0] && r[1] && !strcmp(r[0], "wsrep_local_state_comment"))
@@ -379,8 +511,12 @@ static bool db_maria_check_node(struct db *db, MYSQL *h, const char *where)
 static void db_maria_go_home(struct db *db)
 {
     struct db_maria *m = db->maria;
-    m->home_at_ms = tl_clock_ms() + DB_HOME_RETRY_MS;
-    MYSQL *h = db_maria_open(db, db->home);
+    int64_t now = tl_clock_ms();
+    m->home_at_ms = now + DB_HOME_RETRY_MS;
+    if (now >= db->deadline_ms)
+        return;
+    /* at most half the time left: the rest is for the statement */
+    MYSQL *h = db_maria_open(db, db->home, now + (db->deadline_ms - now) / 2);
     if (!h)
         return;
     bool galera = m->is_galera;
@@ -471,18 +607,24 @@ static enum tl_err db_maria_attempt(struct db *db, const char *sql, const struct
     bool ok = n_params == 0 || !mysql_stmt_bind_param(st, b);
     if (b != inline_bind)
         free(b);
+    bool in_time = true;
     if (ok) {
         db->n_queries++;
-        ok = !mysql_stmt_execute(st);
+        struct db_maria_op x = { .kind = DB_OP_EXECUTE, .h = m->h, .st = st };
+        in_time = db_maria_drive(&x, db->deadline_ms);
+        ok = in_time && x.ret == 0;
     }
     if (!ok) {
-        db_maria_fail_from(f, mysql_stmt_errno(st), mysql_stmt_error(st));
+        if (!in_time)
+            db_maria_fail_expired(db, f);
+        else
+            db_maria_fail_from(f, mysql_stmt_errno(st), mysql_stmt_error(st));
         /* a write that reached the server may have committed before the
          * connection broke (BEGIN may be sent again: it changes nothing) */
         f->maybe_applied = ms->n_cols == 0 && strncasecmp(sql, "START TRANSACTION", 17) != 0;
         return TL_EIO;
     }
-    if (ms->n_cols && (e = db_maria_rows(ms, row, arg, f)) != TL_OK)
+    if (ms->n_cols && (e = db_maria_rows(db, ms, row, arg, f)) != TL_OK)
         return e;
     if (causal)
         m->causal_next = false;
@@ -496,11 +638,16 @@ static enum tl_err db_maria_attempt(struct db *db, const char *sql, const struct
 /* Buffer the whole result, then hand rows to the callback. Text columns
  * are sized from max_length; a longer value (should not happen) is fetched
  * again into a grown buffer. */
-static enum tl_err db_maria_rows(struct db_maria_stmt *ms, db_row_fn row, void *arg,
+static enum tl_err db_maria_rows(struct db *db, struct db_maria_stmt *ms, db_row_fn row, void *arg,
                                  struct db_maria_fail *f)
 {
     MYSQL_STMT *st = ms->st;
-    if (mysql_stmt_store_result(st)) {
+    struct db_maria_op x = { .kind = DB_OP_STMT_STORE, .h = db->maria->h, .st = st };
+    if (!db_maria_drive(&x, db->deadline_ms)) {
+        db_maria_fail_expired(db, f);
+        return TL_EIO;
+    }
+    if (x.ret != 0) {
         db_maria_fail_from(f, mysql_stmt_errno(st), mysql_stmt_error(st));
         return TL_EIO;
     }
@@ -585,7 +732,16 @@ static enum tl_err db_maria_prepare(struct db *db, const char *sql, struct db_ma
         goto nomem;
     my_bool yes = 1;
     mysql_stmt_attr_set(ms->st, STMT_ATTR_UPDATE_MAX_LENGTH, &yes);
-    if (mysql_stmt_prepare(ms->st, sql, strlen(sql))) {
+    struct db_maria_op x = { .kind = DB_OP_PREPARE, .h = m->h, .st = ms->st, .sql = sql, .len = strlen(sql) };
+    if (!db_maria_drive(&x, db->deadline_ms)) {
+        /* the connection first: a statement in the middle of its prepare
+         * would not close (the connection's close detaches it) */
+        db_maria_fail_expired(db, f);
+        db_maria_drop(db);
+        db_maria_stmt_free(ms);
+        return TL_EIO;
+    }
+    if (x.ret != 0) {
         db_maria_fail_from(f, mysql_stmt_errno(ms->st), mysql_stmt_error(ms->st));
         db_maria_stmt_free(ms);
         return TL_EIO;
@@ -642,10 +798,18 @@ nomem:
 /* Decide what a failed attempt means; log it; drop the connection when its
  * state is unknown. *retry tells the caller one more attempt is worth it. */
 static enum tl_err db_maria_failed(struct db *db, const char *sql, const struct db_maria_fail *f,
-                                   int64_t t0, bool *retry)
+                                   bool *retry)
 {
     *retry = false;
     snprintf(db->last_error, sizeof db->last_error, "%.400s (%u)", f->msg, f->code);
+    if (f->expired) {
+        /* the deadline passed while the server had not answered: the
+         * connection is in an unknown state (and already shut down) */
+        db_maria_drop(db);
+        log_error("db: mariadb: \"%.*s\": %s%s", DB_LOG_SQL_MAX, sql, f->msg,
+                  f->maybe_applied ? "; a write is not sent twice" : "");
+        return TL_EUNAVAIL;
+    }
     if ((f->code == ER_NEED_REPREPARE || f->code == ER_UNKNOWN_STMT_HANDLER) && db->maria->h) {
         db_maria_evict(db->maria, sql);     /* the table changed under a cached statement */
         *retry = true;
@@ -663,19 +827,18 @@ static enum tl_err db_maria_failed(struct db *db, const char *sql, const struct 
         return TL_EUNAVAIL;
     }
     if (db_maria_is_lost(f->code)) {
-        bool timed_out = tl_clock_ms() - t0 >= (int64_t)db_maria_timeout_s(db) * 1000 - 100;
-        *retry = !timed_out && !db->in_tx && !f->maybe_applied;
+        /* (a retry is bounded by the same deadline) */
+        *retry = !db->in_tx && !f->maybe_applied;
         db_maria_drop(db);
         if (*retry)
             log_warn("db: mariadb: \"%.*s\": %s (%u); reconnecting once", DB_LOG_SQL_MAX, sql,
                      f->msg, f->code);
         else
             log_error("db: mariadb: \"%.*s\": %s (%u)%s", DB_LOG_SQL_MAX, sql, f->msg, f->code,
-                      timed_out ? "; server did not answer within the timeout"
-                      : f->maybe_applied ? "; a write is not sent twice" : "");
+                      f->maybe_applied ? "; a write is not sent twice" : "");
         return TL_EUNAVAIL;
     }
-    if (f->code >= CR_MIN_ERROR && f->code <= CR_MAX_ERROR) {
+    if (db_maria_is_client(f->code)) {
         log_error("db: mariadb: \"%.*s\": %s (%u); dropping the connection", DB_LOG_SQL_MAX, sql,
                   f->msg, f->code);
         db_maria_drop(db);
@@ -695,6 +858,27 @@ static enum tl_err db_maria_failed(struct db *db, const char *sql, const struct 
     case ER_STATEMENT_TIMEOUT:
         log_warn("db: mariadb: \"%.*s\": %s (%u)", DB_LOG_SQL_MAX, sql, f->msg, f->code);
         return TL_EUNAVAIL;
+    case ER_ERROR_DURING_COMMIT:
+    case ER_QUERY_INTERRUPTED:
+    case ER_LOCK_ABORTED:
+    case ER_NET_READ_ERROR:
+    case ER_NET_READ_INTERRUPTED:
+    case ER_NET_ERROR_ON_WRITE:
+    case ER_NET_WRITE_INTERRUPTED:
+        /* Galera at a view change (a node died or left): "Got error 6 during
+         * COMMIT" when replication of the write set failed, a statement
+         * interrupted by the provider; or the server's side of the network
+         * broke. Transient: 503. A write may have been applied (a commit
+         * that failed on this node may still be delivered in the new view),
+         * so it is not sent again; the node is left alone for a while and the
+         * connection dropped. A read, outside a transaction, is retried
+         * once on another connection. */
+        db->maria->retry_at_ms[db->maria->cur] = tl_clock_ms() + DB_RETRY_MS;
+        *retry = !db->in_tx && !f->maybe_applied;
+        db_maria_drop(db);
+        log_warn("db: mariadb: \"%.*s\": %s (%u); %s", DB_LOG_SQL_MAX, sql, f->msg, f->code,
+                 *retry ? "trying another node" : "not sent again");
+        return TL_EUNAVAIL;
     default:
         log_error("db: mariadb: \"%.*s\": %s (%u)", DB_LOG_SQL_MAX, sql, f->msg, f->code);
         return TL_EIO;
@@ -709,12 +893,22 @@ static bool db_maria_is_lost(unsigned code)
     case CR_SERVER_LOST_EXTENDED:
     case CR_CONNECTION_ERROR:
     case CR_CONN_HOST_ERROR:
+    case CR_ERR_NET_READ:           /* MariaDB Connector/C's own range (5000+) */
+    case CR_ERR_NET_WRITE:
     case ER_CONNECTION_KILLED:
     case ER_SERVER_SHUTDOWN:
         return true;
     default:
         return false;
     }
+}
+
+/* An error of the client library (2000-2999, and Connector/C's own from
+ * 5000): the connection's state is unknown. */
+static bool db_maria_is_client(unsigned code)
+{
+    return (code >= CR_MIN_ERROR && code <= CR_MAX_ERROR) ||
+           (code >= CR_EVENT_CREATE_FAILED && code <= CR_MARIADB_LAST_ERROR);
 }
 
 /* Per-process pseudo-random numbers for retry pauses: workers forked from
@@ -811,6 +1005,96 @@ static void db_maria_fail_from(struct db_maria_fail *f, unsigned code, const cha
 {
     f->code = code ? code : CR_UNKNOWN_ERROR;
     snprintf(f->msg, sizeof f->msg, "%s", msg && *msg ? msg : "unknown error");
+}
+
+static void db_maria_fail_expired(const struct db *db, struct db_maria_fail *f)
+{
+    f->code = CR_SERVER_LOST;
+    f->expired = true;
+    snprintf(f->msg, sizeof f->msg, "no answer within the database timeout (%u ms)", db->timeout_ms);
+}
+
+static int db_maria_step(struct db_maria_op *op, bool start, int events)
+{
+    switch (op->kind) {
+    case DB_OP_CONNECT:
+        return start ? mysql_real_connect_start(&op->ret_h, op->h, op->host, op->user, op->password,
+                                                op->dbname, op->port, op->sock, 0)
+                     : mysql_real_connect_cont(&op->ret_h, op->h, events);
+    case DB_OP_QUERY:
+        return start ? mysql_real_query_start(&op->ret, op->h, op->sql, op->len)
+                     : mysql_real_query_cont(&op->ret, op->h, events);
+    case DB_OP_STORE:
+        return start ? mysql_store_result_start(&op->res, op->h)
+                     : mysql_store_result_cont(&op->res, op->h, events);
+    case DB_OP_PREPARE:
+        return start ? mysql_stmt_prepare_start(&op->ret, op->st, op->sql, op->len)
+                     : mysql_stmt_prepare_cont(&op->ret, op->st, events);
+    case DB_OP_EXECUTE:
+        return start ? mysql_stmt_execute_start(&op->ret, op->st)
+                     : mysql_stmt_execute_cont(&op->ret, op->st, events);
+    case DB_OP_STMT_STORE:
+        return start ? mysql_stmt_store_result_start(&op->ret, op->st)
+                     : mysql_stmt_store_result_cont(&op->ret, op->st, events);
+    }
+    return 0;
+}
+
+/* Run op until it is done (true), or until end passes (false). Each wait is
+ * a poll() on the connection's socket for the events the library asks for,
+ * for the time left (or the library's own timeout when that is sooner: it
+ * then fails the call itself). Giving up in the middle of a call leaves the
+ * connection in an unknown state: it is shut down at once (mariadb_cancel:
+ * shutdown(2), so that the COM_QUIT of the mysql_close that must follow
+ * fails at once instead of waiting on a hung server), and the caller drops
+ * it. */
+static bool db_maria_drive(struct db_maria_op *op, int64_t end)
+{
+    int status = db_maria_step(op, true, 0);
+    while (status) {
+        int64_t left = end - tl_clock_ms();
+        if (left <= 0)
+            goto give_up;
+        int wait = left > INT_MAX ? INT_MAX : (int)left;
+        bool lib_timer = false;
+        if (status & MYSQL_WAIT_TIMEOUT) {
+            unsigned lib = mysql_get_timeout_value_ms(op->h);
+            if (lib < (unsigned)wait) {
+                wait = (int)lib;
+                lib_timer = true;
+            }
+        }
+        struct pollfd p = {
+            .fd = (int)mysql_get_socket(op->h),
+            .events = (short)((status & MYSQL_WAIT_READ ? POLLIN : 0) |
+                              (status & MYSQL_WAIT_WRITE ? POLLOUT : 0) |
+                              (status & MYSQL_WAIT_EXCEPT ? POLLPRI : 0)),
+        };
+        int n = poll(&p, 1, wait);
+        if (n < 0 && errno != EINTR) {
+            log_error("db: mariadb: poll: %s", strerror(errno));
+            goto give_up;
+        }
+        int events = 0;
+        if (n == 0 && lib_timer) {
+            events = MYSQL_WAIT_TIMEOUT;
+        } else if (n > 0) {
+            if (p.revents & POLLNVAL)
+                goto give_up;
+            if (p.revents & (POLLIN | POLLHUP | POLLERR))
+                events |= status & MYSQL_WAIT_READ;
+            if (p.revents & (POLLOUT | POLLHUP | POLLERR))
+                events |= status & MYSQL_WAIT_WRITE;
+            if (p.revents & POLLPRI)
+                events |= status & MYSQL_WAIT_EXCEPT;
+        }
+        if (events)
+            status = db_maria_step(op, false, events);
+    }
+    return true;
+give_up:
+    mariadb_cancel(op->h);
+    return false;
 }
 
 static const char *db_maria_label(const struct db *db)

@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -895,8 +898,13 @@ static void t_maria_killed(void)
     db_close(admin);
 }
 
-/* SIGSTOP the server: a query fails with TL_EUNAVAIL within 1.5 s (never
- * hangs); after SIGCONT the next query reconnects and succeeds. */
+/* What a deadline may overrun by (the poll wake-up, closing the connection,
+ * a loaded machine's scheduling). */
+#define SLACK_MS 100
+
+/* SIGSTOP the server: a query fails with TL_EUNAVAIL after the 1 s timeout,
+ * to the millisecond plus SLACK_MS (never hangs); after SIGCONT the next
+ * query reconnects and succeeds. */
 /* True once /proc/PID/stat says the process is stopped (T), within ms. */
 static bool wait_stopped(pid_t pid, int ms)
 {
@@ -942,10 +950,10 @@ static void t_maria_hung(void)
     enum tl_err e2 = task_create(db, STR("during the hang"), NULL);  /* a fresh connect this time */
     int64_t dt2 = now_ms() - t0;
     kill(pid, SIGCONT);
-    CHECK(e1 == TL_EUNAVAIL && dt1 < 1500, "query on a hung server: %s after %lld ms", tl_strerror(e1),
-          (long long)dt1);
-    CHECK(e2 == TL_EUNAVAIL && dt2 < 1500, "connect to a hung server: %s after %lld ms", tl_strerror(e2),
-          (long long)dt2);
+    CHECK(e1 == TL_EUNAVAIL && dt1 >= 990 && dt1 < 1000 + SLACK_MS, "query on a hung server: %s after %lld ms",
+          tl_strerror(e1), (long long)dt1);
+    CHECK(e2 == TL_EUNAVAIL && dt2 >= 990 && dt2 < 1000 + SLACK_MS, "connect to a hung server: %s after %lld ms",
+          tl_strerror(e2), (long long)dt2);
     /* back after at most the connect back-off */
     enum tl_err e3 = TL_EUNAVAIL;
     t0 = now_ms();
@@ -959,6 +967,157 @@ static void t_maria_hung(void)
            (long long)dt1, (long long)dt2, (long long)(now_ms() - t0));
     arena_free(a);
     db_close(db);
+}
+
+/* A request's database budget (db_begin_request), with a 300 ms timeout:
+ * its statements share it (two SLEEP(0.2): the second fails at 300 ms, not
+ * 400); outside a request each statement has its own. A write cut by the
+ * deadline is TL_EUNAVAIL and never sent again (the server finishes it
+ * once). A hung server: TL_EUNAVAIL at 300 ms, not the connector's whole
+ * second, and the request's next statement fails at once. */
+static void t_maria_deadline(void)
+{
+    const char *pid_s = getenv("TL_MARIADB_PID");
+    struct tl_diag d = { 0 };
+    struct db *setup = fresh_db();
+    CHECK(migrate_upgrade(setup, mig_dir, 0, &d) == TL_OK, "upgrade: %s", d.msg);
+    db_close(setup);
+    struct db *db = db_open(getenv("TL_MARIADB_URL"), 300, &d);
+    enum tl_err e;
+    CHECK(scalar(db, "SELECT 1", &e) == 1, "connect: %s", tl_strerror(e));
+    /* one budget for the request's statements */
+    db_begin_request(db);
+    int64_t t0 = now_ms();
+    CHECK(scalar(db, "SELECT SLEEP(0.2)", &e) == 0 && e == TL_OK, "first statement: %s", tl_strerror(e));
+    scalar(db, "SELECT SLEEP(0.2) + 1", &e);
+    int64_t dt = now_ms() - t0;
+    CHECK(e == TL_EUNAVAIL && dt >= 295 && dt < 300 + SLACK_MS, "second statement: %s after %lld ms in all",
+          tl_strerror(e), (long long)dt);
+    t0 = now_ms();
+    scalar(db, "SELECT 2", &e);
+    CHECK(e == TL_EUNAVAIL && now_ms() - t0 < 20, "budget spent: %s after %lld ms", tl_strerror(e),
+          (long long)(now_ms() - t0));
+    db_end_request(db);
+    /* a new request has the whole budget again; outside one, each statement */
+    db_begin_request(db);
+    CHECK(scalar(db, "SELECT SLEEP(0.2) + 3", &e) == 3 && e == TL_OK, "next request: %s", tl_strerror(e));
+    db_end_request(db);
+    CHECK(scalar(db, "SELECT SLEEP(0.2) + 4", &e) == 4 && scalar(db, "SELECT SLEEP(0.2) + 5", &e) == 5,
+          "statements outside a request: %s", tl_strerror(e));
+    /* a write cut by the deadline: 503, not sent again; the server ends it once */
+    db_begin_request(db);
+    t0 = now_ms();
+    e = db_exec(db, "INSERT INTO task (name) VALUES (CONCAT('slow', SLEEP(0.5)))", NULL, 0, NULL, NULL);
+    dt = now_ms() - t0;
+    db_end_request(db);
+    CHECK(e == TL_EUNAVAIL && dt >= 295 && dt < 300 + SLACK_MS, "slow write: %s after %lld ms",
+          tl_strerror(e), (long long)dt);
+    usleep(600 * 1000);
+    CHECK(scalar(db, "SELECT COUNT(*) FROM task WHERE name = 'slow0'", &e) == 1, "the slow write ran %s once",
+          e == TL_OK ? "not exactly" : tl_strerror(e));
+    if (!pid_s) {
+        fprintf(stderr, "hung-server part skipped: TL_MARIADB_PID not set\n");
+        db_close(db);
+        return;
+    }
+    pid_t pid = (pid_t)atoi(pid_s);
+    CHECK(scalar(db, "SELECT 6", &e) == 6, "before the hang: %s", tl_strerror(e));
+    struct db *fresh = db_open(getenv("TL_MARIADB_URL"), 300, &d);   /* connects during the hang */
+    CHECK(kill(pid, SIGSTOP) == 0 && wait_stopped(pid, 2000), "mariadbd %d did not stop", (int)pid);
+    db_begin_request(db);
+    t0 = now_ms();
+    scalar(db, "SELECT 7", &e);
+    int64_t dt1 = now_ms() - t0;
+    t0 = now_ms();
+    scalar(db, "SELECT 8", &e);
+    int64_t dt2 = now_ms() - t0;
+    db_end_request(db);
+    db_begin_request(fresh);
+    enum tl_err e3;
+    t0 = now_ms();
+    scalar(fresh, "SELECT 9", &e3);
+    int64_t dt3 = now_ms() - t0;
+    db_end_request(fresh);
+    kill(pid, SIGCONT);
+    CHECK(e == TL_EUNAVAIL && dt1 >= 295 && dt1 < 300 + SLACK_MS && dt2 < 20,
+          "hung server: %s after %lld ms, then %lld ms", tl_strerror(e), (long long)dt1, (long long)dt2);
+    CHECK(e3 == TL_EUNAVAIL && dt3 >= 295 && dt3 < 300 + SLACK_MS, "connect to a hung server: %s after %lld ms",
+          tl_strerror(e3), (long long)dt3);
+    printf("deadline 300 ms: hung server %lld ms (query), %lld ms (connect)\n", (long long)dt1, (long long)dt3);
+    db_close(fresh);
+    db_close(db);
+}
+
+/* A TCP port that accepts connections (the kernel's backlog) and never
+ * says a word: a hung host. -1 on failure. */
+static int hung_listener(unsigned *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 16) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* Several hosts, 300 ms: the home host refuses and the next one is hung
+ * (SIGSTOP): TL_EUNAVAIL at 300 ms. The home host hung (it accepts and
+ * never answers) and the next one alive: the hung one gets half the time,
+ * the request is served by the other within the 300 ms. */
+static void t_maria_deadline_hosts(void)
+{
+    const char *port = getenv("TL_MARIADB_PORT"), *pid_s = getenv("TL_MARIADB_PID");
+    if (!port || !pid_s) {
+        fprintf(stderr, "deadline hosts test skipped: TL_MARIADB_PORT / TL_MARIADB_PID not set\n");
+        return;
+    }
+    struct tl_diag d = { 0 };
+    char url[256];
+    enum tl_err e;
+    unsigned hport = 0;
+    int hfd = hung_listener(&hport);
+    CHECK(hfd >= 0, "listener: %s", strerror(errno));
+    snprintf(url, sizeof url, "mysql://tl:tlpass@127.0.0.1:%u,127.0.0.1:%s/task_list", hport, port);
+    struct db *db = db_open(url, 300, &d);
+    db_begin_request(db);
+    int64_t t0 = now_ms();
+    CHECK(scalar(db, "SELECT 11", &e) == 11 && e == TL_OK, "hung home host, live second: %s", tl_strerror(e));
+    int64_t dt = now_ms() - t0;
+    db_end_request(db);
+    CHECK(db_current_host(db) == 1 && dt >= 145 && dt < 300, "host %d after %lld ms, want 1 after ~150",
+          db_current_host(db), (long long)dt);
+    printf("deadline 300 ms: hung home host given up after %lld ms, served by the next\n", (long long)dt);
+    db_close(db);
+    close(hfd);
+    /* refused home host, hung second host */
+    pid_t pid = (pid_t)atoi(pid_s);
+    snprintf(url, sizeof url, "mysql://tl:tlpass@127.0.0.1:1,127.0.0.1:%s/task_list", port);
+    db = db_open(url, 300, &d);
+    CHECK(kill(pid, SIGSTOP) == 0 && wait_stopped(pid, 2000), "mariadbd %d did not stop", (int)pid);
+    db_begin_request(db);
+    t0 = now_ms();
+    scalar(db, "SELECT 12", &e);
+    dt = now_ms() - t0;
+    db_end_request(db);
+    kill(pid, SIGCONT);
+    CHECK(e == TL_EUNAVAIL && dt >= 295 && dt < 300 + SLACK_MS, "refused + hung: %s after %lld ms",
+          tl_strerror(e), (long long)dt);
+    db_close(db);
+    /* the server answers again (the restart test after this one needs it) */
+    struct db *check = fresh_db();
+    e = TL_EUNAVAIL;
+    for (t0 = now_ms(); e != TL_OK && now_ms() - t0 < 5000;) {
+        scalar(check, "SELECT 1", &e);
+        if (e != TL_OK)
+            usleep(50 * 1000);
+    }
+    CHECK(e == TL_OK, "server not back after SIGCONT: %s", tl_strerror(e));
+    db_close(check);
 }
 
 /* Restart the server under an open handle: the next statement reconnects;
@@ -1097,6 +1256,8 @@ int main(int argc, char **argv)
         { "maria_connect_paths", t_maria_connect_paths, false, true },
         { "maria_killed", t_maria_killed, false, true },
         { "maria_hung", t_maria_hung, false, true },
+        { "maria_deadline", t_maria_deadline, false, true },
+        { "maria_deadline_hosts", t_maria_deadline_hosts, false, true },
         { "maria_restart", t_maria_restart, false, true },
         { "maria_hosts", t_maria_hosts, false, true },
     };

@@ -85,6 +85,11 @@ c=$(code "$U/api/tasks/$aid" -X DELETE); [ "$c" = 404 ] || tl_fail "API second d
 
 if [ "$backend" = mariadb ]; then
   kill -STOP "$TL_MARIADB_PID"
+  # kill returns before the server has stopped (a loaded run saw it answer once more): wait for state T
+  for _ in $(seq 400); do
+    [ "$(awk '/^State:/ {print $2}' "/proc/$TL_MARIADB_PID/status" 2>/dev/null)" = T ] && break
+    sleep 0.005
+  done
   t0=$(date +%s%N); c=$(code "$U/api/tasks" -m 10); t1=$(date +%s%N)
   c2=$(code "$U/" -m 10)
   kill -CONT "$TL_MARIADB_PID"
