@@ -540,7 +540,10 @@ static bool db_maria_alive(struct db_maria *m)
     struct pollfd p = { .fd = (int)mysql_get_socket(m->h), .events = POLLIN };
     if (p.fd < 0)
         return false;
-    return poll(&p, 1, 0) == 0;
+    int n;
+    while ((n = poll(&p, 1, 0)) < 0 && errno == EINTR)
+        ;   /* the worker's read-timeout alarm can land anywhere */
+    return n == 0;
 }
 
 static void db_maria_where(const struct db *db, unsigned i, char *buf, size_t len)
