@@ -219,6 +219,14 @@ pool_start() {
   return 0
 }
 children() { ps -o pid= --ppid "$1" 2>/dev/null | tr -s ' \n' ' '; }
+# csw PID -> context switches (voluntary + involuntary) of PID and its children so far
+csw() {
+  local p s=0
+  for p in "$1" $(children "$1"); do
+    s=$((s + $(awk '/ctxt_switches/{n += $2} END{print n+0}' "/proc/$p/status" 2>/dev/null || echo 0)))
+  done
+  echo "$s"
+}
 # cpu_ns PID -> nanoseconds on a CPU of PID and its children so far (/proc/PID/schedstat, field 1):
 # the pool's own CPU per request, a figure that a busy machine disturbs far less than req/s
 cpu_ns() {
@@ -404,18 +412,21 @@ measure_n() { # N
         perf record -a -F "${PROFILE_HZ:-999}" "${cg[@]}" -o "$pdata" -- sleep "$DURATION" >/dev/null 2>&1 &
         perf_pid=$!
       fi
-      local cpu0; cpu0=$(cpu_ns "$master")
+      local cpu0 cs0; cpu0=$(cpu_ns "$master"); cs0=$(csw "$master")
       v=$(BENCH_ORIGIN=$APP_URL run_wrk "$f" "$url" "${args[@]}")
       # field 6: the pool's CPU microseconds per request (row 1: nginx's)
       v="$v $(awk -v a="$cpu0" -v b="$(cpu_ns "$master")" -v n="$(echo "$v" | awk '{print $5}')" \
         'BEGIN{ if (n > 0) printf "%.1f", (b - a) / 1000 / n; else print 0 }')"
+      # field 7: the pool's context switches per request
+      v="$v $(awk -v a="$cs0" -v b="$(csw "$master")" -v n="$(echo "$v" | awk '{print $5}')" \
+        'BEGIN{ if (n > 0) printf "%.2f", (b - a) / n; else print 0 }')"
       if [ -n "$perf_pid" ]; then
         wait "$perf_pid"
         profile_report "$pdata" "$OUT/profile/n$n-row$row-rep$rep" "$master $(children "$master")"
       fi
       RES[$n,$row]="${RES[$n,$row]:-}|$v"
       MEMV[$n,$row]=$(mem "$master")
-      say "N=$n rep $rep row $row: $(echo "$v" | awk '{printf "%s req/s, p50 %s ms, p99 %s ms, errors %s, pool CPU %s us/req", $1, $2, $3, $4, $6}')"
+      say "N=$n rep $rep row $row: $(echo "$v" | awk '{printf "%s req/s, p50 %s ms, p99 %s ms, errors %s, pool CPU %s us/req, %s context switches/req", $1, $2, $3, $4, $6, $7}')"
       [ "$row" != 1 ] && pool_stop
     done
   done

@@ -5,7 +5,7 @@
 #        --list prints the package names instead of installing them
 set -euo pipefail
 BUILD="meson ninja-build pkg-config gcc libc6-dev libfcgi-dev libinih-dev libmemcached-dev libmariadb-dev
-  libsasl2-dev libsodium-dev libsqlite3-dev libjansson-dev"
+  libsasl2-dev libsodium-dev libsqlite3-dev libjansson-dev libxxhash-dev"
 RUN="$BUILD nginx memcached sasl2-bin libmemcached-tools sqlite3 python3 curl procps util-linux"
 # the package test (tests/package/): dpkg-buildpackage, lintian, man, the Prometheus text parser
 PACKAGE="debhelper dpkg-dev lintian man-db python3-prometheus-client binutils git"

@@ -44,6 +44,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
+#include <xxhash.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,33 +307,12 @@ bool tier_record_check(const unsigned char *log, uint64_t log_size, uint64_t off
  * per byte), then a final mix with the lengths. */
 uint64_t tier_checksum(struct str key, struct str value)
 {
-    static const uint64_t k = 0x9e3779b97f4a7c15ULL;
-    uint64_t lane[4] = { k, k ^ 1, k ^ 2, k ^ 3 };
-    const struct str parts[2] = { key, value };
-    for (int p = 0; p < 2; p++) {
-        const unsigned char *s = (const unsigned char *)parts[p].p;
-        size_t n = parts[p].len, i = 0;
-        for (; i + 32 <= n; i += 32) {
-            for (int l = 0; l < 4; l++) {
-                uint64_t w;
-                memcpy(&w, s + i + 8 * l, 8);
-                lane[l] = (lane[l] ^ w) * k;
-                lane[l] ^= lane[l] >> 31;
-            }
-        }
-        for (int l = 0; i < n; l = (l + 1) & 3) {
-            uint64_t w = 0;
-            size_t m = n - i < 8 ? n - i : 8;
-            memcpy(&w, s + i, m);
-            lane[l] = (lane[l] ^ w ^ (uint64_t)m << 56) * k;
-            lane[l] ^= lane[l] >> 31;
-            i += m;
-        }
-        lane[p] ^= (uint64_t)n * k;
-    }
-    uint64_t h = lane[0] ^ (lane[1] * 3) ^ (lane[2] * 5) ^ (lane[3] * 7);
-    h = (h ^ (h >> 29)) * k;
-    return h ^ (h >> 32);
+    /* XXH3 (libxxhash): ~0.1 instruction per byte where a byte-wise loop
+     * takes ~1, and this runs over every value a hit returns. The key's hash
+     * seeds the value's, so a record with the right value under another key
+     * does not pass either. */
+    XXH64_hash_t seed = XXH3_64bits(key.p, key.len);
+    return XXH3_64bits_withSeed(value.p, value.len, seed);
 }
 
 /* ---- helpers ----------------------------------------------------------- */

@@ -41,6 +41,9 @@
 #define SRV_DRAIN_MAX (64UL * 1024 * 1024)
 
 static volatile sig_atomic_t srv_worker_stop;
+/* An epoll_pwait that returns sooner than this found a connection already
+ * queued: it did not sleep. */
+#define SRV_WORKER_READY_US 10
 static volatile sig_atomic_t srv_worker_reopen;
 /* The connection whose request is being read (-1: none), and whether its
  * read deadline passed: written here, read by the SIGALRM handler. */
@@ -55,6 +58,7 @@ static void srv_worker_read_deadline(int fd, unsigned timeout_s);
 static void srv_worker_arm_timer(int64_t ms);
 static void srv_worker_signals(sigset_t *wait_mask);
 static int srv_worker_accept(struct srv_worker *w, int epfd, const sigset_t *wait_mask);
+static bool srv_worker_wait(int epfd, const sigset_t *wait_mask);
 static void srv_worker_serve(struct srv_worker *w, FCGX_Request *fr);
 static int srv_worker_read_body(struct srv_worker *w, FCGX_Request *fr, char **body,
                                 size_t *len);
@@ -261,12 +265,39 @@ static void srv_worker_signals(sigset_t *wait_mask)
         sigdelset(wait_mask, sigs[i]);
 }
 
+/* Sleep until the listen socket is readable, a signal comes in (the only
+ * place the stop/reopen signals are let in), or a second passes while
+ * refused requests wait to be counted in the log. True when interrupted or
+ * timed out: the caller's loop checks its flags before accepting. */
+static bool srv_worker_wait(int epfd, const sigset_t *wait_mask)
+{
+    struct epoll_event ev;
+    int timeout_ms = log_refused_pending() ? 1000 : -1;
+    int n = epoll_pwait(epfd, &ev, 1, timeout_ms, wait_mask);
+    if (n < 0 && errno != EINTR)
+        log_error("worker: epoll_pwait: %s", strerror(errno));
+    log_refused_flush();
+    return n <= 0;
+}
+
 /* One accepted connection, or -1 (nothing yet, interrupted: the caller
  * loops and checks its flags). accept4 first: under load it succeeds at
  * once and costs one syscall; EPOLLEXCLUSIVE wakes one idle worker per
  * connection instead of all of them. */
 static int srv_worker_accept(struct srv_worker *w, int epfd, const sigset_t *wait_mask)
 {
+    /* Once an accept4 has found the queue empty, the next ones most likely
+     * will too: wait first (epoll_pwait, then accept4: two system calls a
+     * connection instead of three) until a wait returns at once, which says
+     * connections are queueing again: then accept4 first (one). */
+    static bool wait_first;
+    if (wait_first) {
+        int64_t t0 = tl_clock_us();
+        if (srv_worker_wait(epfd, wait_mask))
+            return -1;
+        if (tl_clock_us() - t0 < SRV_WORKER_READY_US)
+            wait_first = false;
+    }
     struct sockaddr_storage peer;
     socklen_t peer_len = sizeof peer;
     int fd = accept4(w->listen_fd, (struct sockaddr *)&peer, &peer_len, SOCK_CLOEXEC);
@@ -285,16 +316,10 @@ static int srv_worker_accept(struct srv_worker *w, int epfd, const sigset_t *wai
         return fd;
     switch (errno) {
     case EAGAIN:
-    case EINTR: {
-        struct epoll_event ev;
-        /* Idle with refused requests left out of the log: wake in a second
-         * to write their count. */
-        int timeout_ms = log_refused_pending() ? 1000 : -1;
-        if (epoll_pwait(epfd, &ev, 1, timeout_ms, wait_mask) < 0 && errno != EINTR)
-            log_error("worker: epoll_pwait: %s", strerror(errno));
-        log_refused_flush();
+        wait_first = true;
         return -1;
-    }
+    case EINTR:
+        return -1;
     case ECONNABORTED:
     case EPROTO:
         return -1;
