@@ -111,7 +111,19 @@ touch "$T/stop"
 wait "$CHECKER"; rc=$?
 phase "clients stopped"
 cat "$T/checker.log"
-[ "$rc" = 0 ] || tl_fail "cluster_consistency found problems (above)"
+# What the pools met: the database error codes, and on a failure the lines that explain a 500
+pool_errors() {
+  echo "database errors in the pool logs: $(grep -ho 'db: mariadb: .*([0-9]*)' "$RUN"/pool-*/tasklist.log |
+    grep -o '([0-9]*)$' | sort | uniq -c | tr -s ' \n' ' ')," \
+    "$(cat "$RUN"/pool-*/tasklist.log | grep -c 'no answer within\|no time left') deadline hits"
+}
+if [ "$rc" != 0 ]; then
+  pool_errors
+  echo "the pools' error lines (handler failures first):"
+  grep -h "handler failed" "$RUN"/pool-*/tasklist.log | head -20
+  grep -h " error " "$RUN"/pool-*/tasklist.log | cut -c 22- | sort | uniq -c | sort -rn | head -30
+  tl_fail "cluster_consistency found problems (above)"
+fi
 
 # Every node has every acknowledged add and none of the acknowledged deletes
 for i in 1 2 3; do
@@ -153,8 +165,5 @@ print(f"server side: {len(slow)} writes over 300 ms; the slowest: "
       + f"; limit {limit} ms")
 sys.exit(1 if slow and slow[0][0] > limit else 0)
 PY
-# What the pools met (the codes show what a failure was, should one be answered 500 again)
-echo "database errors in the pool logs: $(grep -ho 'db: mariadb: .*([0-9]*)' "$RUN"/pool-*/tasklist.log |
-  grep -o '([0-9]*)$' | sort | uniq -c | tr -s ' \n' ' ')," \
-  "$(cat "$RUN"/pool-*/tasklist.log | grep -c 'no answer within\|no time left') deadline hits"
+pool_errors
 echo "PASS"
