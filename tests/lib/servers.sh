@@ -131,14 +131,16 @@ SQL
 
 # nginx in front of a FastCGI unix socket, with Debian's stock fastcgi_params
 # and the project's static files. Sets NGINX_PORT.
-# tl_nginx_head DIR USER [CONNECTIONS]: the start of a private nginx.conf for DIR (the caller makes
-# DIR/conf, logs and tmp first): pid, error log and temp folders inside DIR, no access log; it leaves
-# "http {" open for the caller to add its servers and close.
+# tl_nginx_head DIR USER [CONNECTIONS] [MAIN]: the start of a private nginx.conf for DIR (the caller
+# makes DIR/conf, logs and tmp first): pid, error log and temp folders inside DIR, no access log; MAIN
+# adds directives of the main context (e.g. "worker_rlimit_nofile 8192;"); it leaves "http {" open for
+# the caller to add its servers and close.
 tl_nginx_head() {
   local n=$1
   cat <<NGX
 user $2;
-worker_processes 1;
+worker_processes 1;${4:+
+$4}
 pid $n/logs/nginx.pid;
 error_log $n/logs/error.log warn;
 events { worker_connections ${3:-1024}; }

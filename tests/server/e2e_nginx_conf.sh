@@ -27,24 +27,12 @@ sed -e "s#unix:@RUNDIR@/tasklist.sock#unix:$SOCK#" -e "s#@DATADIR@#$T/share#" \
     -e "/listen \[::\]/d" \
     "$TL_SRC/nginx/tasklist-https.conf.in" >"$N/conf/tasklist.conf"
 grep -q "listen 80\|listen 443\|letsencrypt\|@" "$N/conf/tasklist.conf" && tl_fail "unsubstituted: $(grep -n 'listen 80\|listen 443\|letsencrypt\|@' "$N/conf/tasklist.conf")"
-cat >"$N/conf/nginx.conf" <<NGX
-user root;
-worker_processes 1;
-worker_rlimit_nofile 8192;
-pid $N/logs/nginx.pid;
-error_log $N/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    client_body_temp_path $N/tmp/body;
-    fastcgi_temp_path $N/tmp/fastcgi;
-    proxy_temp_path $N/tmp/proxy;
-    scgi_temp_path $N/tmp/scgi;
-    uwsgi_temp_path $N/tmp/uwsgi;
-    access_log off;
+{ tl_nginx_head "$N" root 4096 "worker_rlimit_nofile 8192;"; cat <<NGX
     include mime.types;
     include tasklist.conf;
 }
 NGX
+} >"$N/conf/nginx.conf"
 nginx -t -p "$N" -c conf/nginx.conf >"$T/t.out" 2>&1 || tl_fail "nginx -t: $(cat "$T/t.out")"
 srv_start app --set "server.listen=unix:$SOCK" --set server.socket_mode=0660 --set server.workers=2 \
   --set server.ping_path=/ping --set server.status_path=/status --set server.metrics_path=/metrics \
