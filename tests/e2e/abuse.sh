@@ -11,14 +11,12 @@
 . "$(dirname "$0")/app_lib.sh"
 tl_init abuse
 tl_need memcstat sqlite3
-MCPORT=$(tl_free_port)
-tl_start_sasl_memcached "$MCPORT" mcuser mcpass
-export MEMCACHIER_SERVERS=127.0.0.1:$MCPORT MEMCACHIER_USERNAME=mcuser MEMCACHIER_PASSWORD=mcpass
+app_memcached
 export DATABASE_URL="sqlite:///$T/db/tasks.sqlite"
 P=$(tl_free_port)
 export TASKLIST_SERVER_PUBLIC_ORIGIN="http://127.0.0.1:$P"
 APP_NGINX_PORT=$P app_start
-items() { memcstat --binary --servers=127.0.0.1:$MCPORT --username=mcuser --password=mcpass | awk '/curr_items:/{print $2}'; }
+items() { mc_stat | awk '/curr_items:/{print $2}'; }
 count() { sqlite3 "$T/db/tasks.sqlite" 'SELECT count(*) FROM task'; }
 
 # ---- 300 invalid cookieless POSTs: no memcached item ----

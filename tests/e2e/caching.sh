@@ -6,12 +6,10 @@
 . "$(dirname "$0")/app_lib.sh"
 tl_init caching
 tl_need memcstat; tl_need memccat
-MCPORT=$(tl_free_port)
-tl_start_sasl_memcached "$MCPORT" mcuser mcpass
-export MEMCACHIER_SERVERS=127.0.0.1:$MCPORT MEMCACHIER_USERNAME=mcuser MEMCACHIER_PASSWORD=mcpass
+app_memcached
 export DATABASE_URL="sqlite:///$T/db/tasks.sqlite" TASKLIST_SERVER_DEBUG=true TASKLIST_SERVER_STATUS_PATH=/status
 app_start
-stats() { memcstat --binary --servers=127.0.0.1:$MCPORT --username=mcuser --password=mcpass |
+stats() { mc_stat |
   awk '/get_hits:/{h=$2} /get_misses:/{m=$2} /cmd_set:/{s=$2} END{print h+0, m+0, s+0}'; }
 hdrs() { curl -s -D - -o "$T/page" "$U/" "$@" | tr -d '\r'; }
 

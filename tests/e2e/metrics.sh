@@ -9,9 +9,7 @@
 tl_init metrics
 PY=/usr/bin/python3
 "$PY" -c 'import prometheus_client' 2>/dev/null || tl_skip_or_fail "python3-prometheus-client not installed"
-MCPORT=$(tl_free_port)
-tl_start_sasl_memcached "$MCPORT" mcuser mcpass
-export MEMCACHIER_SERVERS=127.0.0.1:$MCPORT MEMCACHIER_USERNAME=mcuser MEMCACHIER_PASSWORD=mcpass
+app_memcached
 export DATABASE_URL="sqlite:///$T/db/tasks.sqlite" TASKLIST_SERVER_METRICS_PATH=/metrics \
   TASKLIST_SERVER_MAX_REQUESTS=7 TASKLIST_CACHE_RETRY_TIMEOUT_S=30
 app_start

@@ -7,9 +7,7 @@
 . "$(dirname "$0")/app_lib.sh"
 tl_init pages
 tl_need sqlite3
-MCPORT=$(tl_free_port)
-tl_start_sasl_memcached "$MCPORT" mcuser mcpass
-export MEMCACHIER_SERVERS=127.0.0.1:$MCPORT MEMCACHIER_USERNAME=mcuser MEMCACHIER_PASSWORD=mcpass
+app_memcached
 export DATABASE_URL="sqlite:///$T/db/tasks.sqlite"
 mkdir -p "$T/db"
 "$TL_BIN" db upgrade --migrations "$TL_SRC/migrations" >/dev/null 2>&1 || tl_fail "db upgrade"

@@ -7,12 +7,10 @@
 . "$(dirname "$0")/app_lib.sh"
 tl_init sessions
 tl_need memcstat
-MCPORT=$(tl_free_port)
-tl_start_sasl_memcached "$MCPORT" mcuser mcpass
-export MEMCACHIER_SERVERS=127.0.0.1:$MCPORT MEMCACHIER_USERNAME=mcuser MEMCACHIER_PASSWORD=mcpass
+app_memcached
 export DATABASE_URL="sqlite:///$T/db/tasks.sqlite"
 app_start
-sets() { memcstat --binary --servers=127.0.0.1:$MCPORT --username=mcuser --password=mcpass | awk '/cmd_set:/{print $2}'; }
+sets() { mc_stat | awk '/cmd_set:/{print $2}'; }
 curl -s -o /dev/null -H "Origin: $U" --data "name=one" "$U/"
 curl -s -o /dev/null "$U/"; curl -s -o /dev/null "$U/"
 s0=$(sets)

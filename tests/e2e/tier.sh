@@ -7,9 +7,7 @@
 . "$(dirname "$0")/../lib/servers.sh"
 . "$(dirname "$0")/app_lib.sh"
 tl_init tier
-MCPORT=$(tl_free_port)
-tl_start_sasl_memcached "$MCPORT" mcuser mcpass
-export MEMCACHIER_SERVERS=127.0.0.1:$MCPORT MEMCACHIER_USERNAME=mcuser MEMCACHIER_PASSWORD=mcpass
+app_memcached
 export DATABASE_URL="sqlite:///$T/db/tasks.sqlite" WORKERS=3
 ini=$T/tasklist.ini
 printf '[cache]\nlocal_size_mb = 8\n' >"$ini"
