@@ -122,11 +122,12 @@ void srv_board_free(struct srv_board *b);
 /* The status endpoint's JSON document. */
 void srv_board_json(const struct srv_board *b, struct strbuf *out);
 
-/* When a request is accepted (worker): its start time. */
-void srv_metrics_begin(void);
+/* When a request is accepted (worker): its start time, tl_clock_us(). */
+void srv_metrics_begin(int64_t now_us);
 /* After each request (worker): count it by route and status, its
- * duration since srv_metrics_begin, and the app's sample as deltas. */
-void srv_metrics_record(struct srv_worker *w, const struct req *r, int status);
+ * duration since srv_metrics_begin, and the app's sample as deltas.
+ * Returns that duration in microseconds (the slow-request log uses it). */
+int64_t srv_metrics_record(struct srv_worker *w, const struct req *r, int status);
 /* The metrics endpoint's document (Prometheus text format 0.0.4). */
 void srv_metrics_render(const struct srv_board *b, struct strbuf *out);
 /* Whether the client of r may read the status and metrics endpoints

@@ -63,12 +63,12 @@ static void srv_metrics_head(struct strbuf *out, const char *name, const char *t
                              const char *help);
 static void srv_metrics_label_value(struct strbuf *out, const char *v);
 
-void srv_metrics_begin(void)
+void srv_metrics_begin(int64_t now_us)
 {
-    srv_metrics_start_us = tl_clock_us();
+    srv_metrics_start_us = now_us;
 }
 
-void srv_metrics_record(struct srv_worker *w, const struct req *r, int status)
+int64_t srv_metrics_record(struct srv_worker *w, const struct req *r, int status)
 {
     struct srv_metrics_board *m = &w->board->metrics;
     struct srv_metrics_route *rt = srv_metrics_route(m, srv_metrics_label(w, r));
@@ -86,6 +86,7 @@ void srv_metrics_record(struct srv_worker *w, const struct req *r, int status)
     srv_metrics_add(&m->duration_us, (uint64_t)us);
     srv_metrics_add(&m->requests, 1);
     srv_metrics_app(w);
+    return us;
 }
 
 void srv_metrics_render(const struct srv_board *b, struct strbuf *out)

@@ -340,8 +340,9 @@ static int srv_worker_accept(struct srv_worker *w, int epfd, const sigset_t *wai
 static void srv_worker_begin(struct srv_worker *w)
 {
     struct srv_board *b = w->board;
-    w->slot->req_start_ms = tl_clock_ms();
-    srv_metrics_begin();
+    int64_t now_us = tl_clock_us();
+    w->slot->req_start_ms = now_us / 1000;   /* the master's request_timeout_s watch */
+    srv_metrics_begin(now_us);
     __atomic_store_n(&w->slot->state, SRV_SLOT_BUSY, __ATOMIC_RELEASE);
     __atomic_add_fetch(&b->accepted, 1, __ATOMIC_RELAXED);
     uint64_t active = __atomic_add_fetch(&b->active, 1, __ATOMIC_RELAXED);
@@ -356,8 +357,7 @@ static void srv_worker_end(struct srv_worker *w, const struct req *r, int status
 {
     __atomic_sub_fetch(&w->board->active, 1, __ATOMIC_RELAXED);
     w->slot->requests++;
-    srv_metrics_record(w, r, status);
-    int64_t ms = tl_clock_ms() - w->slot->req_start_ms;
+    int64_t ms = srv_metrics_record(w, r, status) / 1000;
     if (w->cfg->slow_request_ms && ms >= (int64_t)w->cfg->slow_request_ms) {
         __atomic_add_fetch(&w->board->slow_requests, 1, __ATOMIC_RELAXED);
         char mb[LOG_CLIENT_BUF], pb[LOG_CLIENT_BUF];
