@@ -412,7 +412,7 @@ measure_n() { # N
         perf record -a -F "${PROFILE_HZ:-999}" "${cg[@]}" -o "$pdata" -- sleep "$DURATION" >/dev/null 2>&1 &
         perf_pid=$!
       fi
-      local cpu0 cs0; cpu0=$(cpu_ns "$master"); cs0=$(csw "$master")
+      local cpu0 cs0 ng0; cpu0=$(cpu_ns "$master"); cs0=$(csw "$master"); ng0=$(cpu_ns "$NG_PID")
       v=$(BENCH_ORIGIN=$APP_URL run_wrk "$f" "$url" "${args[@]}")
       # field 6: the pool's CPU microseconds per request (row 1: nginx's)
       v="$v $(awk -v a="$cpu0" -v b="$(cpu_ns "$master")" -v n="$(echo "$v" | awk '{print $5}')" \
@@ -420,13 +420,16 @@ measure_n() { # N
       # field 7: the pool's context switches per request
       v="$v $(awk -v a="$cs0" -v b="$(csw "$master")" -v n="$(echo "$v" | awk '{print $5}')" \
         'BEGIN{ if (n > 0) printf "%.2f", (b - a) / n; else print 0 }')"
+      # field 8: nginx's CPU microseconds per request (what the pool's answers cost the front end)
+      v="$v $(awk -v a="$ng0" -v b="$(cpu_ns "$NG_PID")" -v n="$(echo "$v" | awk '{print $5}')" \
+        'BEGIN{ if (n > 0) printf "%.1f", (b - a) / 1000 / n; else print 0 }')"
       if [ -n "$perf_pid" ]; then
         wait "$perf_pid"
         profile_report "$pdata" "$OUT/profile/n$n-row$row-rep$rep" "$master $(children "$master")"
       fi
       RES[$n,$row]="${RES[$n,$row]:-}|$v"
       MEMV[$n,$row]=$(mem "$master")
-      say "N=$n rep $rep row $row: $(echo "$v" | awk '{printf "%s req/s, p50 %s ms, p99 %s ms, errors %s, pool CPU %s us/req, %s context switches/req", $1, $2, $3, $4, $6, $7}')"
+      say "N=$n rep $rep row $row: $(echo "$v" | awk '{printf "%s req/s, p50 %s ms, p99 %s ms, errors %s, pool CPU %s us/req, %s context switches/req, nginx CPU %s us/req", $1, $2, $3, $4, $6, $7, $8}')"
       [ "$row" != 1 ] && pool_stop
     done
   done

@@ -78,6 +78,7 @@ static const struct cfg_key cfg_keys[] = {
     { "server", "allowed_clients", CFG_STR, CFG_FIELD(allowed_clients), false, NULL },
     { "server", "templates", CFG_STR, CFG_FIELD(templates), false, NULL },
     { "server", "debug", CFG_BOOL, CFG_FIELD(debug), false, NULL },
+    { "server", "sched_batch", CFG_BOOL, CFG_FIELD(sched_batch), false, NULL },
     { "limits", "body_max", CFG_ULONG, CFG_FIELD(body_max), false, NULL },
     { "limits", "params_max", CFG_UINT, CFG_FIELD(params_max), false, NULL },
     { "limits", "name_max", CFG_UINT, CFG_FIELD(app.name_max), false, NULL },
@@ -136,6 +137,7 @@ void cfg_defaults(struct cfg *c)
     c->request_timeout_s = 30;
     c->shutdown_timeout_s = 10;
     c->slow_request_ms = 1000;
+    c->sched_batch = true;
     snprintf(c->log_level, sizeof c->log_level, "info");
     snprintf(c->monitor_allow, sizeof c->monitor_allow, "127.0.0.0/8, ::1");
     c->body_max = 1024UL * 1024;

@@ -49,6 +49,7 @@ struct cfg {
     char allowed_clients[1024];     /* TCP listen: peer addresses accepted, comma-separated, or "any" */
     char templates[CFG_PATH_MAX];   /* template directory; "" = ./templates or the installed ones */
     bool debug;
+    bool sched_batch;               /* workers run SCHED_BATCH: a woken worker never preempts nginx */
     /* [limits] */
     unsigned long body_max;         /* bytes, default 1 MiB -> 413 */
     unsigned params_max;            /* query + form params, default 64 -> 400 */

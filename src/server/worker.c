@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcgiapp.h>
 #include <malloc.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -57,6 +58,7 @@ static void srv_worker_on_alarm(int sig);
 static void srv_worker_read_deadline(int fd, unsigned timeout_s);
 static void srv_worker_arm_timer(int64_t ms);
 static void srv_worker_signals(sigset_t *wait_mask);
+static void srv_worker_sched(bool batch);
 static int srv_worker_accept(struct srv_worker *w, int epfd, const sigset_t *wait_mask);
 static bool srv_worker_wait(int epfd, const sigset_t *wait_mask);
 static void srv_worker_serve(struct srv_worker *w, FCGX_Request *fr);
@@ -91,6 +93,7 @@ void srv_worker_main(struct srv_worker *w)
     mallopt(M_MMAP_THRESHOLD, 16 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 32 * 1024 * 1024);
     srv_worker_slot_index = (unsigned)(w->slot - w->board->slots);
+    srv_worker_sched(w->cfg->sched_batch);
     w->arena = arena_new(256 * 1024);   /* pages and cached values up to 64 KiB stay in its kept first block */
     w->ctx = w->app->worker_init ? w->app->worker_init(w->cfg, w->state) : NULL;
     if (!w->arena || (w->app->worker_init && !w->ctx)) {
@@ -263,6 +266,22 @@ static void srv_worker_signals(sigset_t *wait_mask)
     sigprocmask(SIG_BLOCK, &block, wait_mask);
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
         sigdelset(wait_mask, sigs[i]);
+}
+
+/* [server] sched_batch: SCHED_BATCH (nice unchanged; no privilege needed)
+ * takes the worker out of wake-up preemption. A connection wakes a worker
+ * while nginx, the one process every client waits on, is on the CPU; a
+ * normal worker would often preempt it (measured: 0.28 involuntary switches
+ * of nginx per cached GET / on 2 CPUs, 0.03 with batch workers), a batch one
+ * runs on a free CPU or when nginx's slice ends. Off: the inherited policy. */
+static void srv_worker_sched(bool batch)
+{
+    if (!batch)
+        return;
+    struct sched_param sp = { .sched_priority = 0 };
+    if (sched_setscheduler(0, SCHED_BATCH, &sp) != 0)
+        log_warn("worker: cannot set SCHED_BATCH (sched_batch): %s; running under the "
+                 "inherited policy", strerror(errno));
 }
 
 /* Sleep until the listen socket is readable, a signal comes in (the only

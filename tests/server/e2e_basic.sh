@@ -17,6 +17,15 @@ tl_wait_socket "$SOCK" || tl_fail "pool does not listen: $(cat "$T/app.log")"
 tl_start_nginx "$SOCK"
 U=http://127.0.0.1:$NGINX_PORT
 
+# [server] sched_batch (default on): every worker runs under SCHED_BATCH (policy 3), the master not
+workers=$(ps -o pid= --ppid "$SRV_PID")
+[ -n "$workers" ] || tl_fail "no workers"
+for w in $workers; do
+  pol=$(awk '/^policy/{print $3}' "/proc/$w/sched")
+  [ "$pol" = 3 ] || tl_fail "worker $w runs under policy $pol, want 3 (SCHED_BATCH)"
+done
+[ "$(awk '/^policy/{print $3}' "/proc/$SRV_PID/sched")" = 0 ] || tl_fail "the master is not SCHED_OTHER"
+
 check "GET /" 200 "$U/"
 body_is "GET /" hello
 for h in "X-Content-Type-Options: nosniff" "Content-Security-Policy: default-src 'self'" \
