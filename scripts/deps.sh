@@ -4,14 +4,14 @@
 # usage: scripts/deps.sh [--list] [build|run|cluster|test|bench]   (default: test = everything the test suite uses)
 #        --list prints the package names instead of installing them
 set -euo pipefail
-BUILD="meson ninja-build pkg-config gcc libc6-dev libfcgi-dev libinih-dev libmemcached-dev libmariadb-dev
+BUILD="meson ninja-build pkg-config gcc libc6-dev libinih-dev libmemcached-dev libmariadb-dev
   libsasl2-dev libsodium-dev libsqlite3-dev libjansson-dev libxxhash-dev"
 RUN="$BUILD nginx memcached sasl2-bin libmemcached-tools sqlite3 python3 curl procps util-linux"
 # the package test (tests/package/): dpkg-buildpackage, lintian, man, the Prometheus text parser
 PACKAGE="debhelper dpkg-dev lintian man-db python3-prometheus-client binutils git"
 # scripts/run-cluster.sh: a Galera cluster (galera-4; rsync for state transfers) and the rest of RUN
 CLUSTER="$RUN mariadb-server mariadb-client galera-4 rsync"
-TEST="$CLUSTER clang libclang-rt-14-dev spawn-fcgi python3-jinja2 wrk psmisc openssl $PACKAGE"
+TEST="$CLUSTER clang libclang-rt-14-dev libfcgi-dev spawn-fcgi python3-jinja2 wrk psmisc openssl $PACKAGE"
 BENCH="$TEST gnuplot-nox"
 list=0
 if [ "${1:-}" = --list ]; then list=1; shift; fi

@@ -30,18 +30,16 @@ static const struct {
 static int req_decode(struct arena *a, struct str in, bool plus_is_space, struct str *out);
 static bool req_kvs_push(struct arena *a, struct req_kvs *kvs, size_t *cap, struct str name,
                          struct str value);
-static int req_split_params(struct req *r, struct arena *a, char *const *envp);
 static struct str req_trim(struct str s);
 static struct str req_host_name(struct str host);
 
-int req_parse(struct req *r, struct arena *a, char *const *envp, const char *body,
+int req_parse(struct req *r, struct arena *a, const struct req_kvs *params, const char *body,
               size_t body_len, const struct req_limits *lim, const char **why)
 {
     memset(r, 0, sizeof *r);
     r->arena = a;
     *why = NULL;
-    if (req_split_params(r, a, envp) != 0)
-        goto nomem;
+    r->params = *params;
 
     r->method_name = req_param(r, "REQUEST_METHOD");
     r->method = HTTP_OTHER;
@@ -109,9 +107,6 @@ int req_parse(struct req *r, struct arena *a, char *const *envp, const char *bod
      * (its exact format and MAC, cache/session_cookie.c). */
     req_parse_cookies(a, req_param(r, "HTTP_COOKIE"), &r->cookies);
     return 0;
-nomem:
-    *why = "out of memory";
-    return 500;
 }
 
 int req_parse_urlencoded(struct arena *a, struct str text, const struct req_limits *lim,
@@ -353,32 +348,6 @@ static bool req_kvs_push(struct arena *a, struct req_kvs *kvs, size_t *cap, stru
     }
     kvs->v[kvs->n++] = (struct req_kv){ name, value };
     return true;
-}
-
-/* Copy "NAME=VALUE" params into the arena (libfcgi frees its copies at
- * FCGX_Finish_r, and a req must not outlive its arena either way). */
-static int req_split_params(struct req *r, struct arena *a, char *const *envp)
-{
-    size_t n = 0, total = 0;
-    for (char *const *e = envp; e && *e; e++, n++)
-        total += strlen(*e) + 1;
-    if (!n)
-        return 0;
-    struct req_kv *v = arena_alloc(a, n * sizeof *v);
-    char *buf = arena_alloc(a, total);
-    if (!v || !buf)
-        return -1;
-    size_t k = 0;
-    for (char *const *e = envp; *e; e++) {
-        size_t len = strlen(*e);
-        memcpy(buf, *e, len + 1);
-        char *eq = memchr(buf, '=', len);
-        if (eq)
-            v[k++] = (struct req_kv){ { buf, (size_t)(eq - buf) }, { eq + 1, len - (size_t)(eq - buf) - 1 } };
-        buf += len + 1;
-    }
-    r->params = (struct req_kvs){ v, k };
-    return 0;
 }
 
 /* "Example.com:8080" -> "Example.com", "[::1]:8080" -> "[::1]"; a trailing

@@ -69,11 +69,12 @@ struct req {
     double start_s;            /* monotonic start time */
 };
 
-/* Parse FastCGI params (NULL-terminated "NAME=VALUE" array, as libfcgi's
- * envp) and body into r, allocating from a. Returns 0 when the request is
- * acceptable, otherwise the HTTP status to answer (400, 413) with *why set to
- * a short static reason. r is zeroed first. */
-int req_parse(struct req *r, struct arena *a, char *const *envp, const char *body,
+/* Parse FastCGI params (the pairs fcgi_read_request decoded, kept by
+ * reference: they must live in a too) and body into r, allocating from a.
+ * Returns 0 when the request is acceptable, otherwise the HTTP status to
+ * answer (400, 413) with *why set to a short static reason. r is zeroed
+ * first. */
+int req_parse(struct req *r, struct arena *a, const struct req_kvs *params, const char *body,
               size_t body_len, const struct req_limits *lim, const char **why);
 
 /* Decode application/x-www-form-urlencoded text (also query strings) into

@@ -13,7 +13,6 @@
  * Context: master process.
  */
 #include <errno.h>
-#include <fcgiapp.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -113,10 +112,6 @@ static int srv_start(struct srv_master *m)
     struct sigaction ign = { .sa_handler = SIG_IGN };
     sigaction(SIGPIPE, &ign, NULL);
 
-    if (FCGX_Init() != 0) {
-        log_error("master: FCGX_Init failed");
-        return -1;
-    }
     if (srv_listen_open(c, &m->lst) != 0)
         return -1;
     if (!(m->board = srv_board_new(SRV_SLOTS)))

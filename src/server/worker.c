@@ -9,8 +9,8 @@
  *   epoll_pwait(), so no syscall of a request in flight (body read, response
  *   write, database, cache) is ever interrupted, and a stop never loses an
  *   accepted connection. The worker accepts with accept4() itself (the listen
- *   socket is non-blocking) and hands the connection to libfcgi through
- *   FCGX_Request.ipcFd. Request memory comes from w->arena only.
+ *   socket is non-blocking) and reads and answers the request with the
+ *   FastCGI record layer (fcgi.c). Request memory comes from w->arena only.
  *   A connection has read_timeout_s to deliver its whole request (BEGIN,
  *   params, body), else it is shut down and the worker is free again; a TCP
  *   peer not in allowed_clients is closed at accept.
@@ -18,7 +18,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcgiapp.h>
 #include <malloc.h>
 #include <sched.h>
 #include <signal.h>
@@ -33,6 +32,7 @@
 
 #include "internal.h"
 #include "../base/log.h"
+#include "fcgi.h"
 #include "response.h"
 #include "router.h"
 
@@ -61,12 +61,13 @@ static void srv_worker_signals(sigset_t *wait_mask);
 static void srv_worker_sched(bool batch);
 static int srv_worker_accept(struct srv_worker *w, int epfd, const sigset_t *wait_mask);
 static bool srv_worker_wait(int epfd, const sigset_t *wait_mask);
-static void srv_worker_serve(struct srv_worker *w, FCGX_Request *fr);
-static int srv_worker_read_body(struct srv_worker *w, FCGX_Request *fr, char **body,
-                                size_t *len);
+static void srv_worker_serve(struct srv_worker *w, struct fcgi_conn *conn,
+                             const struct req_kvs *params);
+static int srv_worker_read_body(struct srv_worker *w, struct fcgi_conn *conn,
+                                const struct req_kvs *params, char **body, size_t *len);
 static void srv_worker_dispatch(struct srv_worker *w, struct req *r, struct resp *resp);
 static void srv_worker_map_error(struct resp *resp, enum tl_err e, const struct req *r);
-static void srv_worker_write(FCGX_Request *fr, struct resp *resp, struct arena *a);
+static void srv_worker_write(struct fcgi_conn *conn, struct resp *resp, struct arena *a);
 static void srv_worker_begin(struct srv_worker *w);
 static void srv_worker_end(struct srv_worker *w, const struct req *r, int status);
 
@@ -111,12 +112,6 @@ void srv_worker_main(struct srv_worker *w)
         log_error("worker: %s", d.msg);     /* cfg_validate let it through: not reached */
         exit(SRV_EXIT_INIT_FAILED);
     }
-    /* listen socket -1: when a connection fails (protocol error, read
-     * deadline), FCGX_Accept_r closes it and would accept the next one on the
-     * socket it was given, past our allowed_clients check and our deadline;
-     * with -1 that accept fails and FCGX_Accept_r returns. We accept. */
-    FCGX_Request fr;
-    FCGX_InitRequest(&fr, -1, 0);
     w->slot->started_ms = tl_clock_ms();
     __atomic_store_n(&w->slot->state, SRV_SLOT_IDLE, __ATOMIC_RELEASE);
 
@@ -129,28 +124,25 @@ void srv_worker_main(struct srv_worker *w)
         int fd = srv_worker_accept(w, epfd, &wait_mask);
         if (fd < 0)
             continue;
-        /* keepConnection = 1 stops FCGX_Accept_r's leading Finish from
-         * closing the connection we hand it; the request's own flags
-         * overwrite it once the BEGIN record is read. */
-        fr.ipcFd = fd;
-        fr.keepConnection = 1;
         srv_worker_begin(w);
         srv_worker_read_deadline(fd, w->cfg->read_timeout_s);
-        if (FCGX_Accept_r(&fr) >= 0) {
-            srv_worker_serve(w, &fr);
+        struct fcgi_conn conn;
+        struct req_kvs params;
+        const char *why = NULL;
+        enum fcgi_status fs = fcgi_read_request(&conn, fd, w->arena, &params, &why);
+        if (fs == FCGI_OK) {
+            srv_worker_serve(w, &conn, &params);
         } else {
             srv_worker_read_deadline(-1, 0);
             __atomic_sub_fetch(&w->board->active, 1, __ATOMIC_RELAXED);
             if (srv_worker_read_expired)
                 log_refused("FastCGI connection closed: no complete request within %u s "
                             "(read_timeout_s)", w->cfg->read_timeout_s);
+            else if (fs != FCGI_CLOSED)
+                log_refused("FastCGI connection closed: %s", why);
         }
         srv_worker_read_expired = 0;
-        FCGX_Finish_r(&fr);
-        if (fr.ipcFd >= 0) {       /* keep_conn from the web server: not supported */
-            close(fr.ipcFd);
-            fr.ipcFd = -1;
-        }
+        fcgi_close(&conn);   /* keep_conn from the web server: not supported, closed too */
         arena_reset(w->arena);
         __atomic_store_n(&w->slot->state, SRV_SLOT_IDLE, __ATOMIC_RELEASE);
         if (w->cfg->max_requests && ++served >= w->cfg->max_requests) {
@@ -179,8 +171,8 @@ static void srv_worker_on_signal(int sig)
 
 /* The read deadline has passed: shut the connection down. Any read libfcgi
  * is blocked in, or starts later, then returns 0 (end of stream) and
- * FCGX_Accept_r or the body read fail at once. Why not the alternatives:
- * polling before FCGX_Accept_r only covers the first byte (a client can send
+ * the request or body read fails at once. Why not the alternatives:
+ * polling before the first read only covers the first byte (a client can send
  * one and stall); SO_RCVTIMEO bounds each read(), not the whole request, so a
  * client trickling a byte every few seconds would hold the worker forever; an
  * alarm that only interrupts a read (EINTR) races with the read not having
@@ -386,7 +378,8 @@ static void srv_worker_end(struct srv_worker *w, const struct req *r, int status
     }
 }
 
-static void srv_worker_serve(struct srv_worker *w, FCGX_Request *fr)
+static void srv_worker_serve(struct srv_worker *w, struct fcgi_conn *conn,
+                             const struct req_kvs *params)
 {
     struct req r;
     struct resp resp;
@@ -396,13 +389,13 @@ static void srv_worker_serve(struct srv_worker *w, FCGX_Request *fr)
 
     memset(&r, 0, sizeof r);
     resp_init(&resp, w->arena);
-    int st = srv_worker_read_body(w, fr, &body, &body_len);
+    int st = srv_worker_read_body(w, conn, params, &body, &body_len);
     srv_worker_read_deadline(-1, 0);    /* the request is in: request_timeout_s from here */
     if (st < 0 && srv_worker_read_expired)
         log_refused("FastCGI connection closed: the request body did not arrive within %u s "
                     "(read_timeout_s)", w->cfg->read_timeout_s);
     if (st == 0)
-        st = req_parse(&r, w->arena, fr->envp, body, body_len, &w->lim, &why);
+        st = req_parse(&r, w->arena, params, body, body_len, &w->lim, &why);
     else
         why = st == 413 ? "request body too large" : "cannot read the request body";
     r.arena = w->arena;
@@ -417,24 +410,26 @@ static void srv_worker_serve(struct srv_worker *w, FCGX_Request *fr)
         resp_error_page(&resp, st, why);
     }
     if (st >= 0)
-        srv_worker_write(fr, &resp, w->arena);
+        srv_worker_write(conn, &resp, w->arena);
     srv_worker_end(w, &r, st < 0 ? 0 : resp.status);
 }
 
 /* Read the whole body into the arena: 0, 413 (drained, answerable), or -1
  * (connection unusable: read error or too big to drain). */
-static int srv_worker_read_body(struct srv_worker *w, FCGX_Request *fr, char **body, size_t *len)
+static int srv_worker_read_body(struct srv_worker *w, struct fcgi_conn *conn,
+                                const struct req_kvs *params, char **body, size_t *len)
 {
-    const char *cl = FCGX_GetParam("CONTENT_LENGTH", fr->envp);
-    unsigned long want = cl && *cl ? strtoul(cl, NULL, 10) : 0;
+    struct str cl = STR("");
+    req_kvs_get(params, STR("CONTENT_LENGTH"), &cl);   /* values are NUL-terminated */
+    unsigned long want = cl.len ? strtoul(cl.p, NULL, 10) : 0;
     unsigned long max = w->lim.body_max;
     if (want > max) {
         char sink[16384];
         unsigned long total = 0;
-        int n;
-        while (total <= SRV_DRAIN_MAX && (n = FCGX_GetStr(sink, sizeof sink, fr->in)) > 0)
+        ssize_t n;
+        while (total <= SRV_DRAIN_MAX && (n = fcgi_read_body(conn, sink, sizeof sink)) > 0)
             total += (unsigned long)n;
-        return total > SRV_DRAIN_MAX ? -1 : 413;
+        return total > SRV_DRAIN_MAX || n < 0 ? -1 : 413;
     }
     /* nginx always sends CONTENT_LENGTH with a body (it buffers chunked
      * ones), so none means no body: nothing to read. */
@@ -447,12 +442,12 @@ static int srv_worker_read_body(struct srv_worker *w, FCGX_Request *fr, char **b
         return -1;
     size_t n = 0;
     while (n < want) {
-        int got = FCGX_GetStr(buf + n, (int)(want - n), fr->in);
+        ssize_t got = fcgi_read_body(conn, buf + n, want - n);
         if (got <= 0)
             break;
         n += (size_t)got;
     }
-    if (n < want || FCGX_GetError(fr->in))
+    if (n < want)
         return -1;
     buf[n] = '\0';
     *body = buf;
@@ -571,8 +566,8 @@ static void srv_worker_map_error(struct resp *resp, enum tl_err e, const struct 
 }
 
 /* Headers from a small arena buffer, body straight from the handler's
- * buffer: both go into libfcgi's stream buffer, flushed by Finish. */
-static void srv_worker_write(FCGX_Request *fr, struct resp *resp, struct arena *a)
+ * buffer: one writev (fcgi_write_response), no copy of the body. */
+static void srv_worker_write(struct fcgi_conn *conn, struct resp *resp, struct arena *a)
 {
     if (resp->headers.oom || resp->body.oom) {
         log_error("response: out of memory");
@@ -585,9 +580,8 @@ static void srv_worker_write(FCGX_Request *fr, struct resp *resp, struct arena *
     resp->head_only = true;
     resp_serialize(resp, &hdr);
     resp->head_only = head;
-    FCGX_PutStr(hdr.p, (int)hdr.len, fr->out);
-    if (!head && resp->body.len)
-        FCGX_PutStr(resp->body.p, (int)resp->body.len, fr->out);
-    if (FCGX_GetError(fr->out))
+    bool with_body = !head && resp->body.len;
+    if (fcgi_write_response(conn, a, hdr.p, hdr.len, with_body ? resp->body.p : NULL,
+                            with_body ? resp->body.len : 0) != 0)
         log_debug("response not delivered: the web server closed the connection");
 }

@@ -10,6 +10,7 @@
 
 #include "base/log.h"
 #include "server/request.h"
+#include "req_env.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -45,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct req_limits lim = { 4096, 32, 1024 };
     struct req r;
     const char *why;
-    if (req_parse(&r, a, envp, body, body_len, &lim, &why) == 0) {
+    if (req_parse(&r, a, req_env(a, envp), body, body_len, &lim, &why) == 0) {
         req_is_cross_origin(&r, NULL);
         req_is_cross_origin(&r, "https://example.com");
         req_is_cross_origin(&r, "https://example.com, http://127.0.0.1:8080");

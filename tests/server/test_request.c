@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "server/request.h"
+#include "req_env.h"
 #include "server/response.h"
 
 #include "../lib/check.h"
@@ -78,7 +79,7 @@ static void test_parse_table(struct arena *a)
         char *envp[] = { m, u, qs, ct, cl, NULL };
         struct req r;
         const char *why;
-        int st = req_parse(&r, a, envp, cases[i].body, blen, &lim, &why);
+        int st = req_parse(&r, a, req_env(a, envp), cases[i].body, blen, &lim, &why);
         CHECK(st == cases[i].status, "case %zu %s %s: status %d (%s), want %d", i, cases[i].method,
               cases[i].uri, st, why ? why : "", cases[i].status);
         if (st == 0 && cases[i].status == 0) {
@@ -103,13 +104,13 @@ static void test_limits_and_misc(struct arena *a)
     char *envp[] = { "REQUEST_METHOD=POST", "REQUEST_URI=/", NULL };
     struct req r;
     const char *why;
-    CHECK(req_parse(&r, a, envp, big, strlen(big), &lim, &why) == 413, "body over body_max: 413");
+    CHECK(req_parse(&r, a, req_env(a, envp), big, strlen(big), &lim, &why) == 413, "body over body_max: 413");
     arena_reset(a);
 
     char *envp2[] = { "REQUEST_METHOD=BREW", "SCRIPT_NAME=/pot", "QUERY_STRING=a=1",
                       "HTTPS=on", "HTTP_COOKIE=session=abc.def; theme=\"dark\"; bad; =x; n=1",
                       "HTTP_X=first", "HTTP_X=second", NULL };
-    CHECK(req_parse(&r, a, envp2, NULL, 0, &lim, &why) == 0, "no REQUEST_URI: %s", why);
+    CHECK(req_parse(&r, a, req_env(a, envp2), NULL, 0, &lim, &why) == 0, "no REQUEST_URI: %s", why);
     CHECK(r.method == HTTP_OTHER && str_eq_c(r.method_name, "BREW"), "other method");
     CHECK(str_eq_c(r.path, "/pot"), "SCRIPT_NAME path: %.*s", STR_FMT(r.path));
     CHECK(r.args.n == 1, "query from QUERY_STRING");
@@ -127,13 +128,13 @@ static void test_limits_and_misc(struct arena *a)
      * request goes on and the session cookie is still found. */
     char *envp3[] = { "REQUEST_METHOD=GET", "REQUEST_URI=/",
                       "HTTP_COOKIE=other=caf\xe9; \xff=1; session=s.m; a=\xc0\xaf", NULL };
-    CHECK(req_parse(&r, a, envp3, NULL, 0, &lim, &why) == 0, "foreign non-UTF-8 cookies: %s", why);
+    CHECK(req_parse(&r, a, req_env(a, envp3), NULL, 0, &lim, &why) == 0, "foreign non-UTF-8 cookies: %s", why);
     CHECK(str_eq_c(req_cookie(&r, "session"), "s.m"), "session cookie next to foreign ones");
     CHECK(r.cookies.n == 1, "non-UTF-8 pairs dropped: %zu left", r.cookies.n);
     arena_reset(a);
 
     char *envp4[] = { "REQUEST_METHOD=GET", "REQUEST_URI=", NULL };
-    CHECK(req_parse(&r, a, envp4, NULL, 0, &lim, &why) == 0 && str_eq_c(r.path, "/"), "empty uri -> /");
+    CHECK(req_parse(&r, a, req_env(a, envp4), NULL, 0, &lim, &why) == 0 && str_eq_c(r.path, "/"), "empty uri -> /");
     arena_reset(a);
 
     char longname[400];
@@ -216,7 +217,7 @@ static void test_host(struct arena *a)
         }
         struct req r;
         const char *why;
-        CHECK(req_parse(&r, a, envp, NULL, 0, &lim, &why) == 0, "host case %zu parse", i);
+        CHECK(req_parse(&r, a, req_env(a, envp), NULL, 0, &lim, &why) == 0, "host case %zu parse", i);
         bool got = req_host_allowed(&r, host_cases[i].public_origin);
         CHECK(got == host_cases[i].ok, "host case %zu: Host %s, public_origin \"%s\": got %d", i,
               host_cases[i].host ? host_cases[i].host : "(none)", host_cases[i].public_origin, got);
@@ -250,7 +251,7 @@ static void test_origin(struct arena *a)
         envp[n] = NULL;
         struct req r;
         const char *why;
-        CHECK(req_parse(&r, a, envp, NULL, 0, &lim, &why) == 0, "origin case %zu parse", i);
+        CHECK(req_parse(&r, a, req_env(a, envp), NULL, 0, &lim, &why) == 0, "origin case %zu parse", i);
         bool got = req_is_cross_origin(&r, origin_cases[i].public_origin);
         CHECK(got == origin_cases[i].cross,
               "origin case %zu: %s Origin=%s Site=%s https=%s host=%s port=%s public=%s: got %d "
