@@ -279,7 +279,7 @@ int fcgi_decode_params(struct arena *a, const char *p, size_t n, struct req_kvs 
     /* first pass: count the pairs and check every length */
     size_t pairs = 0;
     for (const unsigned char *q = s; q < end; pairs++) {
-        size_t nl, vl;
+        size_t nl = 0, vl = 0;
         if (!fcgi_pair_len(&q, end, &nl) || !fcgi_pair_len(&q, end, &vl) ||
             nl > (size_t)(end - q) || vl > (size_t)(end - q) - nl) {
             *why = "malformed FastCGI params";
@@ -299,7 +299,7 @@ int fcgi_decode_params(struct arena *a, const char *p, size_t n, struct req_kvs 
         return -1;
     }
     for (size_t i = 0; i < pairs; i++) {
-        size_t nl, vl;
+        size_t nl = 0, vl = 0;
         fcgi_pair_len(&s, end, &nl);
         fcgi_pair_len(&s, end, &vl);
         memcpy(text, s, nl);
@@ -455,7 +455,7 @@ static int fcgi_answer_management(struct fcgi_conn *c, const struct fcgi_header 
         };
         const unsigned char *q = (const unsigned char *)c->buf + c->pos, *end = q + h->content_len;
         while (q < end) {
-            size_t nl, vl;
+            size_t nl = 0, vl = 0;
             if (!fcgi_pair_len(&q, end, &nl) || !fcgi_pair_len(&q, end, &vl) ||
                 nl > (size_t)(end - q) || vl > (size_t)(end - q) - nl)
                 break;
