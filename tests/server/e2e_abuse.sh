@@ -11,6 +11,8 @@
 #    a byte every 0.5 s, do not keep a 2-worker pool from serving; a
 #    connection that starts while an earlier request's expiry is pending is
 #    closed after its own full read_timeout_s;
+#  - bytes that are not FastCGI (an HTTP request) and malformed params are
+#    closed without an answer and logged, and the pool keeps serving;
 #  - allowed_clients: a TCP peer not listed is closed at accept.
 source "${TL_SOURCE_ROOT:-$(dirname "$0")/../..}/tests/lib/servers.sh"
 source "$TL_SRC/tests/server/lib.sh"
@@ -89,6 +91,15 @@ out=$($FC trickle "unix:$SOCK" 15)
 awk -v s="$(echo "$out" | awk '{ print $3 }')" 'BEGIN { exit !(s >= 0.9 && s <= 3) }' ||
   tl_fail "trickling client after other requests: $out (want closed 1 s after its own start, not earlier)"
 check "still serving" 200 "$U/"
+
+# ---- bytes that are not FastCGI: closed without an answer, logged, the pool keeps serving ----
+out=$($FC raw "unix:$SOCK" http)
+[ "$out" = closed ] || tl_fail "an HTTP request on the FastCGI socket was answered: $out"
+grep -q 'FastCGI connection closed: not a FastCGI record' "$LOG" || tl_fail "non-FastCGI bytes not logged: $(tail -3 "$LOG")"
+out=$($FC raw "unix:$SOCK" badpairs)
+[ "$out" = closed ] || tl_fail "malformed params were answered: $out"
+grep -q 'FastCGI connection closed: malformed FastCGI params' "$LOG" || tl_fail "malformed params not logged: $(tail -3 "$LOG")"
+check "still serving after malformed streams" 200 "$U/"
 
 # ---- allowed_clients: TCP peers not listed are closed at accept ----
 TP=$(tl_free_port)

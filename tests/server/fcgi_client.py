@@ -6,6 +6,11 @@ usage: fcgi_client.py get  ADDR PATH          -> prints the status line, exit 0;
        fcgi_client.py hold ADDR N SECONDS READY_FILE   N connections that send nothing
        fcgi_client.py trickle ADDR SECONDS    send a request one byte every 0.5 s; prints
                                               "closed after S s" when the server hangs up
+       fcgi_client.py raw ADDR KIND           send a malformed stream (KIND: http = an HTTP
+                                              request, not FastCGI; badpairs = a name length
+                                              running past the params); prints "closed" when
+                                              the server hangs up without answering, else the
+                                              first bytes it sent
 ADDR: unix:/path or host:port
 """
 import socket
@@ -68,6 +73,17 @@ def main():
             sys.exit(3)
         body = data[8:8 + struct.unpack("!H", data[4:6])[0]]
         print(body.split(b"\r\n", 1)[0].decode(errors="replace"))
+    elif cmd == "raw":
+        if sys.argv[3] == "http":
+            data = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+        else:
+            data = (record(1, struct.pack("!HB5x", 1, 0)) + record(4, bytes([200, 1]) + b"AB") +
+                    record(4, b"") + record(5, b""))
+        s = connect(addr)
+        s.settimeout(10)
+        s.sendall(data)
+        out = read_all(s)
+        print("closed" if not out else repr(out[:40]))
     elif cmd == "hold":
         socks = [connect(addr) for _ in range(int(sys.argv[3]))]
         open(sys.argv[5], "w").write("connected\n")
