@@ -35,6 +35,7 @@ struct fcgi_header {
 };
 
 static bool fcgi_fill(struct fcgi_conn *c, size_t need);
+static enum fcgi_status fcgi_lost(struct fcgi_conn *c, const char **why, const char *msg);
 static bool fcgi_next_header(struct fcgi_conn *c, struct fcgi_header *h, bool *bad);
 static bool fcgi_skip(struct fcgi_conn *c, size_t n);
 static void fcgi_put_header(uint8_t *out, uint8_t type, uint16_t id, size_t content_len,
@@ -57,41 +58,37 @@ enum fcgi_status fcgi_read_request(struct fcgi_conn *c, int fd, struct arena *a,
     struct fcgi_header h;
     for (;;) {
         if (!fcgi_next_header(c, &h, &bad)) {
-            *why = bad ? "not a FastCGI record (version)" : "connection closed before the params ended";
-            return bad ? FCGI_BAD : FCGI_CLOSED;
+            if (bad) {
+                *why = "not a FastCGI record (version)";
+                return FCGI_BAD;
+            }
+            return fcgi_lost(c, why, "connection closed before the params ended");
         }
         if (h.id == 0) {               /* a management record */
             if (!fcgi_fill(c, h.content_len) || fcgi_answer_management(c, &h) != 0 ||
-                !fcgi_skip(c, h.content_len + h.padding_len)) {
-                *why = "connection closed during a management record";
-                return FCGI_CLOSED;
-            }
+                !fcgi_skip(c, h.content_len + h.padding_len))
+                return fcgi_lost(c, why, "connection closed during a management record");
             continue;
         }
         if (h.type == FCGI_BEGIN_REQUEST) {
-            if (h.content_len < 8 || !fcgi_fill(c, 8)) {
-                *why = h.content_len < 8 ? "short BEGIN_REQUEST" : "connection closed in BEGIN_REQUEST";
-                return h.content_len < 8 ? FCGI_BAD : FCGI_CLOSED;
+            if (h.content_len < 8) {
+                *why = "short BEGIN_REQUEST";
+                return FCGI_BAD;
             }
+            if (!fcgi_fill(c, 8))
+                return fcgi_lost(c, why, "connection closed in BEGIN_REQUEST");
             const unsigned char *b = (const unsigned char *)c->buf + c->pos;
             unsigned role = (unsigned)b[0] << 8 | b[1];
             bool keep = b[2] & FCGI_KEEP_CONN;
-            if (!fcgi_skip(c, h.content_len + h.padding_len)) {
-                *why = "connection closed in BEGIN_REQUEST";
-                return FCGI_CLOSED;
-            }
-            if (begun && h.id != c->id) {          /* a second request on this connection */
-                if (fcgi_end_request(fd, h.id, FCGI_CANT_MPX_CONN) != 0) {
-                    *why = "connection closed";
-                    return FCGI_CLOSED;
-                }
-                continue;
-            }
-            if (role != FCGI_RESPONDER) {          /* authorizer, filter: not served */
-                if (fcgi_end_request(fd, h.id, FCGI_UNKNOWN_ROLE) != 0) {
-                    *why = "connection closed";
-                    return FCGI_CLOSED;
-                }
+            if (!fcgi_skip(c, h.content_len + h.padding_len))
+                return fcgi_lost(c, why, "connection closed in BEGIN_REQUEST");
+            /* a second request on this connection, or a role we do not serve */
+            uint8_t refusal = begun && h.id != c->id  ? FCGI_CANT_MPX_CONN
+                              : role != FCGI_RESPONDER ? FCGI_UNKNOWN_ROLE
+                                                       : FCGI_REQUEST_COMPLETE;
+            if (refusal != FCGI_REQUEST_COMPLETE) {
+                if (fcgi_end_request(fd, h.id, refusal) != 0)
+                    return fcgi_lost(c, why, "connection closed");
                 continue;
             }
             begun = true;
@@ -101,10 +98,8 @@ enum fcgi_status fcgi_read_request(struct fcgi_conn *c, int fd, struct arena *a,
             continue;
         }
         if (!begun || h.id != c->id) {   /* not our request: skip it, as libfcgi does */
-            if (!fcgi_skip(c, h.content_len + h.padding_len)) {
-                *why = "connection closed";
-                return FCGI_CLOSED;
-            }
+            if (!fcgi_skip(c, h.content_len + h.padding_len))
+                return fcgi_lost(c, why, "connection closed");
             continue;
         }
         if (h.type == FCGI_ABORT_REQUEST) {
@@ -116,10 +111,8 @@ enum fcgi_status fcgi_read_request(struct fcgi_conn *c, int fd, struct arena *a,
             return FCGI_BAD;
         }
         if (h.content_len == 0) {        /* the params are complete */
-            if (!fcgi_skip(c, h.padding_len)) {
-                *why = "connection closed";
-                return FCGI_CLOSED;
-            }
+            if (!fcgi_skip(c, h.padding_len))
+                return fcgi_lost(c, why, "connection closed");
             if (fcgi_decode_params(a, pbuf, plen, params, why) != 0)
                 return *why == fcgi_why_nomem ? FCGI_NOMEM : FCGI_BAD;
             return FCGI_OK;
@@ -132,7 +125,7 @@ enum fcgi_status fcgi_read_request(struct fcgi_conn *c, int fd, struct arena *a,
             size_t ncap = pcap ? pcap * 2 : 4096;
             while (ncap < plen + h.content_len)
                 ncap *= 2;
-            char *n = arena_realloc(a, pbuf, pcap, ncap);
+            char *n = arena_realloc(a, pbuf, plen, ncap);
             if (!n) {
                 *why = fcgi_why_nomem;
                 return FCGI_NOMEM;
@@ -140,16 +133,12 @@ enum fcgi_status fcgi_read_request(struct fcgi_conn *c, int fd, struct arena *a,
             pbuf = n;
             pcap = ncap;
         }
-        if (!fcgi_fill(c, h.content_len)) {
-            *why = "connection closed in the params";
-            return FCGI_CLOSED;
-        }
+        if (!fcgi_fill(c, h.content_len))
+            return fcgi_lost(c, why, "connection closed in the params");
         memcpy(pbuf + plen, c->buf + c->pos, h.content_len);
         plen += h.content_len;
-        if (!fcgi_skip(c, h.content_len + h.padding_len)) {
-            *why = "connection closed";
-            return FCGI_CLOSED;
-        }
+        if (!fcgi_skip(c, h.content_len + h.padding_len))
+            return fcgi_lost(c, why, "connection closed");
     }
 }
 
@@ -261,7 +250,10 @@ void fcgi_close(struct fcgi_conn *c)
         for (;;) {
             int64_t left = deadline - tl_clock_ms();
             struct pollfd p = { .fd = c->fd, .events = POLLIN };
-            if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+            int ready = left > 0 ? poll(&p, 1, (int)left) : 0;
+            if (ready < 0 && errno == EINTR)
+                continue;
+            if (ready <= 0)
                 break;
             ssize_t got = read(c->fd, trash, sizeof trash);
             if (got == 0 || (got < 0 && errno != EINTR))
@@ -275,6 +267,9 @@ void fcgi_close(struct fcgi_conn *c)
 int fcgi_decode_params(struct arena *a, const char *p, size_t n, struct req_kvs *out,
                        const char **why)
 {
+    *out = (struct req_kvs){ NULL, 0 };
+    if (n == 0)
+        return 0;
     const unsigned char *s = (const unsigned char *)p, *end = s + n;
     /* first pass: count the pairs and check every length */
     size_t pairs = 0;
@@ -287,7 +282,6 @@ int fcgi_decode_params(struct arena *a, const char *p, size_t n, struct req_kvs 
         }
         q += nl + vl;
     }
-    *out = (struct req_kvs){ NULL, 0 };
     if (pairs == 0)
         return 0;
     /* names and values copied out with a NUL after each (the stream packs
@@ -331,8 +325,10 @@ static bool fcgi_fill(struct fcgi_conn *c, size_t need)
     if (c->cap < need) {
         size_t ncap = need > FCGI_READ_CHUNK ? need + FCGI_HEADER_LEN : FCGI_READ_CHUNK;
         char *nb = arena_alloc(c->arena, ncap);
-        if (!nb)
+        if (!nb) {
+            c->nomem = true;
             return false;
+        }
         if (c->len > c->pos)
             memcpy(nb, c->buf + c->pos, c->len - c->pos);
         c->len -= c->pos;
@@ -353,6 +349,14 @@ static bool fcgi_fill(struct fcgi_conn *c, size_t need)
         c->len += (size_t)got;
     }
     return true;
+}
+
+/* A read came up short: the arena ran out (FCGI_NOMEM), else the
+ * connection ended or failed (FCGI_CLOSED, with msg). */
+static enum fcgi_status fcgi_lost(struct fcgi_conn *c, const char **why, const char *msg)
+{
+    *why = c->nomem ? fcgi_why_nomem : msg;
+    return c->nomem ? FCGI_NOMEM : FCGI_CLOSED;
 }
 
 /* Read the next record header; false at the end of the connection, or with

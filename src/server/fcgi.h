@@ -69,6 +69,7 @@ struct fcgi_conn {
     uint16_t id;          /* the request id of BEGIN_REQUEST */
     bool keep_conn;       /* the web server asked to keep the connection (not honoured: closed) */
     bool stdin_done;      /* the empty STDIN record has been read */
+    bool nomem;           /* the arena could not hold the read buffer */
     char *buf;            /* read buffer (arena) */
     size_t cap, pos, len; /* buf[pos..len) is read but not consumed */
     size_t rec_left;      /* content bytes left of the STDIN record being read */
