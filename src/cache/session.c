@@ -14,11 +14,14 @@
  *     randombytes_buf (no fixation: the client never picks its id);
  *   - when the cache fails, the request carries on with an empty session and
  *     no cookie; the failure is logged once per outage per worker.
- * Commit outcomes (a session that becomes empty is deleted, not stored, so
- *   the next requests carry no cookie and cost no session traffic at all):
+ * Commit outcomes (a stored session that becomes empty is kept, stored
+ *   empty under its id with its cookie, until it expires or is destroyed: a
+ *   client that has a session keeps it, so a later form error rides on it
+ *   (post/redirect/get) instead of a 400 page; a client without one never
+ *   gets one for an error, so cookieless requests still cost nothing):
  *     not modified, not destroyed           -> nothing
  *     modified, content non-empty           -> set session:<id>, cookie for <id>
- *     modified to empty, entry existed      -> delete session:<id>, clear cookie
+ *     modified to empty, entry existed      -> set session:<id> (empty), cookie for <id>
  *     modified to empty, no entry           -> nothing
  *     destroyed (cookie verified)           -> delete session:<old id>, clear cookie
  *     destroyed, then given new content     -> delete old, set fresh id, new cookie
@@ -262,17 +265,11 @@ void sess_commit(struct sess *s, bool is_https, struct str *set_cookie)
             return;
         should_clear = s->had_cookie;
     }
-    if (s->is_modified && (s->d.n_vals > 0 || s->d.n_flashes > 0)) {
+    /* Emptied (typically: the last flash was shown) is stored too when it
+     * was stored before: see the outcomes above. */
+    if (s->is_modified && (s->d.n_vals > 0 || s->d.n_flashes > 0 || s->is_stored)) {
         sess_save(s, is_secure, set_cookie);
         return;
-    }
-    if (s->is_modified && s->is_stored) {
-        /* Emptied (typically: the last flash was shown). Dropping the entry
-         * and the cookie beats storing an empty session: the next requests
-         * carry no cookie, cost no session traffic and stay cacheable. */
-        if (!sess_delete(s))
-            return;
-        should_clear = true;
     }
     if (should_clear)
         *set_cookie = sess_cookie_clear_header(is_secure);

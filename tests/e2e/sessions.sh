@@ -42,6 +42,11 @@ grep -q '<div class="alert alert-error" role="alert">Task name is required.</div
 grep -q '<div class="alert alert-error" role="alert">Task name is required.</div>' "$T/ebody" ||
   tl_fail "the 400 page's message is not styled as an error: $(grep alert "$T/ebody")"
 curl -s -c "$jar" -b "$jar" "$U/" | grep -q "Task name is required." && tl_fail "flash shown twice"
+# every flash shown, the session is empty: it is kept (same cookie), so the next error still rides on it
+grep -q "session" "$jar" || tl_fail "the emptied session's cookie was cleared"
+c=$(curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{http_code}' -H "Origin: $U" --data "name=" "$U/")
+[ "$c" = 303 ] || tl_fail "empty name after every flash was shown answered $c, want 303 (the session is kept)"
+curl -s -c "$jar" -b "$jar" "$U/" | grep -q "Task name is required." || tl_fail "the error flash after an emptied session not shown"
 h=$(curl -s -D - -o /dev/null "$U/" | tr -d '\r'); echo "$h" | grep -qi '^x-cache: hit' || tl_fail "others are no longer served the cached view"
 curl -s -D - -o /dev/null -H "Origin: $U" --data "name=three" "$U/" | tr -d '\r' | grep -i '^set-cookie: session=' |
   grep -q 'HttpOnly' || tl_fail "session cookie lacks HttpOnly"
