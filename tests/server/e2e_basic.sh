@@ -24,7 +24,8 @@ for w in $workers; do
   pol=$(awk '/^policy/{print $3}' "/proc/$w/sched")
   [ "$pol" = 3 ] || tl_fail "worker $w runs under policy $pol, want 3 (SCHED_BATCH)"
 done
-[ "$(awk '/^policy/{print $3}' "/proc/$SRV_PID/sched")" = 0 ] || tl_fail "the master is not SCHED_OTHER"
+[ "$(awk '/^policy/{print $3}' "/proc/$SRV_PID/sched")" = "$(awk '/^policy/{print $3}' /proc/$$/sched)" ] ||
+  tl_fail "the master's policy changed: $(grep ^policy "/proc/$SRV_PID/sched")"
 
 check "GET /" 200 "$U/"
 body_is "GET /" hello

@@ -15,9 +15,10 @@ tl_wait_tcp "$P4" || tl_fail "no IPv4 listener: $(cat "$T/v4.log")"
 local_nginx "127.0.0.1:$P4"
 check "IPv4 upstream" 200 "http://127.0.0.1:$NGINX_PORT/"; body_is "IPv4" hello
 V4=$SRV_PID
-# sched_batch = off: the worker keeps the master's policy (SCHED_OTHER, 0)
+# sched_batch = off: the worker keeps the master's policy (SCHED_OTHER, 0, under a normal shell)
 w=$(ps -o pid= --ppid "$V4" | head -1)
-[ "$(awk '/^policy/{print $3}' "/proc/${w// /}/sched")" = 0 ] || tl_fail "sched_batch=off: worker not SCHED_OTHER"
+[ "$(awk '/^policy/{print $3}' "/proc/${w// /}/sched")" = "$(awk '/^policy/{print $3}' "/proc/$V4/sched")" ] ||
+  tl_fail "sched_batch=off: the worker's policy differs from the master's"
 # the port is taken now: a second pool must refuse
 srv_start v4b --set "server.listen=127.0.0.1:$P4" --set server.workers=1
 wait "$SRV_PID"; rc=$?
