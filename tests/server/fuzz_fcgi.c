@@ -4,8 +4,10 @@
  * Input: (a) the bytes of a PARAMS stream for fcgi_decode_params: every
  *   decoded value must be NUL-terminated at its length; (b) the same bytes as
  *   a whole connection from the web server (at most 64 KiB), read with
- *   fcgi_read_request and fcgi_read_body, then answered with
- *   fcgi_write_response.
+ *   fcgi_read_request and fcgi_read_body, then parsed by req_parse (params
+ *   off the wire may hold any byte, NUL included, which no test through
+ *   libfcgi's C strings could send) with the Host and Origin checks, and
+ *   answered with fcgi_write_response.
  * Both ends of the socketpair are non-blocking with 1 MiB buffers: the input
  *   is written at once and the writing end shut down, and a read with nothing
  *   left fails (EAGAIN or EOF), which the layer treats as FCGI_CLOSED, so no
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include "server/fcgi.h"
+#include "server/request.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -77,12 +80,27 @@ static void connection(struct arena *a, const uint8_t *data, size_t size)
             if (!params.v[i].value.p || params.v[i].value.p[params.v[i].value.len] != '\0')
                 abort();
         char body[4096];
+        size_t body_len = 0;
         for (int i = 0; i < 100000; i++) {
-            ssize_t n = fcgi_read_body(&c, body, sizeof body);
-            if (n > (ssize_t)sizeof body)
+            ssize_t n = fcgi_read_body(&c, body + body_len, sizeof body - body_len);
+            if (n > (ssize_t)(sizeof body - body_len))
                 abort();
             if (n <= 0)
                 break;
+            body_len += (size_t)n;
+            if (body_len == sizeof body)
+                body_len = 0;   /* keep reading: the stream must end cleanly or fail */
+        }
+        struct req_limits lim = { 4096, 32, 1024 };
+        struct req r;
+        const char *rwhy;
+        if (req_parse(&r, a, &params, body, body_len, &lim, &rwhy) == 0) {
+            req_is_cross_origin(&r, NULL);
+            req_is_cross_origin(&r, "https://example.com");
+            req_host_allowed(&r, "https://example.com, http://[::1]:8080");
+            req_own_origin(&r, NULL);
+            if (!r.path.len || r.path.p[0] != '/' || memchr(r.path.p, '\0', r.path.len))
+                abort();   /* a parsed path is absolute and holds no NUL */
         }
         static const char head[] = "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n";
         fcgi_write_response(&c, a, head, sizeof head - 1, "ok\n", 3);
