@@ -6,7 +6,8 @@
  *   arena, answering management records (GET_VALUES, unknown types) and
  *   requests we do not serve (other roles, a second request id), writing a
  *   response as STDOUT records and END_REQUEST in one writev, and closing the
- *   connection the way libfcgi does (shutdown, then read to EOF, at most 2 s).
+ *   connection: at once when the whole request was read, else the way libfcgi
+ *   does (shutdown, then read to EOF, at most 2 s).
  * Why not libfcgi: its FCGX_Accept_r/FCGX_Finish_r cost 14,000 instructions
  *   per request (callgrind), most of them one malloc and free per param, and
  *   every response is copied into its stream buffer; here the params are
@@ -97,10 +98,12 @@ ssize_t fcgi_read_body(struct fcgi_conn *c, char *dst, size_t n);
 int fcgi_write_response(struct fcgi_conn *c, struct arena *a, const char *head, size_t head_len,
                         const char *body, size_t body_len);
 
-/* Close the connection. Without keep_conn: shutdown(SHUT_WR), then read
- * until the peer closes (at most 2 s), then close: closing with unread
- * bytes would reset a TCP connection and could lose the response.
- * With keep_conn: close at once. fd < 0: nothing. */
+/* Close the connection. At once when everything of the request was read
+ * (the empty STDIN record, the web server's last, is consumed or buffered)
+ * or with keep_conn. Else shutdown(SHUT_WR), then read until the peer
+ * closes (at most 2 s), then close: closing with unread bytes would reset a
+ * TCP connection and could lose the response, and a web server still
+ * sending the body would fail its write. fd < 0: nothing. */
 void fcgi_close(struct fcgi_conn *c);
 
 /* Decode FastCGI name-value pairs (the PARAMS stream's bytes) into out:

@@ -8,8 +8,8 @@
  *   types), refused requests (other roles, a second request id), the failure
  *   statuses (bad version, EOF, ABORT_REQUEST, params over FCGI_PARAMS_MAX,
  *   the arena out of memory), fcgi_decode_params on its own, the response
- *   records of fcgi_write_response, and fcgi_close's wait for the peer
- *   (at most ~2 s).
+ *   records of fcgi_write_response, and fcgi_close: at once when the whole
+ *   request was read, else a wait for the peer (at most ~2 s).
  * Writers and readers of more than a socket buffer run in a thread.
  */
 #include <errno.h>
@@ -917,13 +917,19 @@ static void *reader_main(void *arg)
 }
 
 /* A conn for request id: a minimal request read through the layer. */
-static bool conn_for(struct fcgi_conn *c, int fds[2], int id, int flags)
+/* A request read up to its params. body: STDIN records after the params
+ * (NULL: none); whole: the empty STDIN record that ends the request is sent
+ * too (else the web server is, as far as the layer knows, still sending). */
+static bool conn_for(struct fcgi_conn *c, int fds[2], int id, int flags, const char *body, bool whole)
 {
     struct buf b = { 0 }, pv = { 0 };
-    put_pair_c(&pv, "REQUEST_METHOD", "GET");
+    put_pair_c(&pv, "REQUEST_METHOD", body ? "POST" : "GET");
     put_begin(&b, id, FCGI_RESPONDER, flags);
     put_params(&b, id, &pv, 1000);
-    put_rec(&b, FCGI_STDIN, id, "", 0, 0);
+    if (body)
+        put_rec(&b, FCGI_STDIN, id, body, strlen(body), 3);
+    if (whole)
+        put_rec(&b, FCGI_STDIN, id, "", 0, 0);
     buf_free(&pv);
     send_buf(fds[1], &b);
     struct req_kvs params;
@@ -938,7 +944,7 @@ static void check_response(const char *head, size_t head_len, const char *body, 
     int fds[2];
     pair_open(fds);
     struct fcgi_conn c;
-    if (!conn_for(&c, fds, 7, 0)) {
+    if (!conn_for(&c, fds, 7, 0, NULL, true)) {
         pair_close(fds);
         return;
     }
@@ -1022,9 +1028,9 @@ static void test_close(void)
     int fds[2];
     struct fcgi_conn c;
 
-    current = "fcgi_close, the peer closes";
+    current = "fcgi_close, request not whole, the peer closes";
     pair_open(fds);
-    if (conn_for(&c, fds, 7, 0)) {
+    if (conn_for(&c, fds, 7, 0, "abc", false)) {
         struct closer cl = { .fd = fds[1] };
         pthread_create(&cl.t, NULL, closer_main, &cl);
         double t0 = now();
@@ -1039,9 +1045,9 @@ static void test_close(void)
     }
     arena_reset(arena);
 
-    current = "fcgi_close, the peer never closes";
+    current = "fcgi_close, request not whole, the peer never closes";
     pair_open(fds);
-    if (conn_for(&c, fds, 7, 0)) {
+    if (conn_for(&c, fds, 7, 0, NULL, false)) {
         double t0 = now();
         fcgi_close(&c);
         double dt = now() - t0;
@@ -1056,9 +1062,32 @@ static void test_close(void)
     close(fds[1]);
     arena_reset(arena);
 
+    /* the whole request is read (or buffered: body records the handler
+     * left, then the STDIN end): nothing more comes, the close is at once */
+    static const char *const bodies[] = { NULL, "unread body" };
+    for (int i = 0; i < 2; i++) {
+        current = i ? "fcgi_close, body left unread, the peer never closes"
+                    : "fcgi_close, request whole, the peer never closes";
+        pair_open(fds);
+        if (conn_for(&c, fds, 7, 0, bodies[i], true)) {
+            double t0 = now();
+            fcgi_close(&c);
+            double dt = now() - t0;
+            CHECK(dt < 0.5, "fcgi_close took %.2f s although the request was read whole", dt);
+            CHECK(fd_is_closed(fds[0]), "fd still open after fcgi_close");
+            char tmp[16];
+            ssize_t r = read(fds[1], tmp, sizeof tmp);
+            CHECK(r == 0, "the peer read %zd, not EOF", r);
+        } else {
+            close(fds[0]);
+        }
+        close(fds[1]);
+        arena_reset(arena);
+    }
+
     current = "fcgi_close with keep_conn";
     pair_open(fds);
-    if (conn_for(&c, fds, 7, FCGI_KEEP_CONN)) {
+    if (conn_for(&c, fds, 7, FCGI_KEEP_CONN, NULL, false)) {
         double t0 = now();
         fcgi_close(&c);
         double dt = now() - t0;
