@@ -37,6 +37,7 @@ struct fcgi_header {
 static bool fcgi_fill(struct fcgi_conn *c, size_t need);
 static enum fcgi_status fcgi_lost(struct fcgi_conn *c, const char **why, const char *msg);
 static bool fcgi_all_read(const struct fcgi_conn *c);
+static int fcgi_foreign(struct fcgi_conn *c, const struct fcgi_header *h);
 static bool fcgi_next_header(struct fcgi_conn *c, struct fcgi_header *h, bool *bad);
 static bool fcgi_skip(struct fcgi_conn *c, size_t n);
 static void fcgi_put_header(uint8_t *out, uint8_t type, uint16_t id, size_t content_len,
@@ -53,11 +54,11 @@ enum fcgi_status fcgi_read_request(struct fcgi_conn *c, int fd, struct arena *a,
     c->fd = fd;
     c->arena = a;
     *params = (struct req_kvs){ NULL, 0 };
-    bool begun = false, bad = false;
+    bool bad = false;              /* a version byte other than 1 */
     char *pbuf = NULL;             /* the params stream, concatenated */
     size_t plen = 0, pcap = 0;
     struct fcgi_header h;
-    for (;;) {
+    for (;;) {                     /* c->id != 0 once our BEGIN_REQUEST is read */
         if (!fcgi_next_header(c, &h, &bad)) {
             if (bad) {
                 *why = "not a FastCGI record (version)";
@@ -65,12 +66,11 @@ enum fcgi_status fcgi_read_request(struct fcgi_conn *c, int fd, struct arena *a,
             }
             return fcgi_lost(c, why, "connection closed before the params ended");
         }
-        if (h.id == 0) {               /* a management record */
-            if (!fcgi_fill(c, h.content_len) || fcgi_answer_management(c, &h) != 0 ||
-                !fcgi_skip(c, h.content_len + h.padding_len))
-                return fcgi_lost(c, why, "connection closed during a management record");
+        int foreign = fcgi_foreign(c, &h);
+        if (foreign < 0)
+            return fcgi_lost(c, why, "connection closed");
+        if (foreign)
             continue;
-        }
         if (h.type == FCGI_BEGIN_REQUEST) {
             if (h.content_len < 8) {
                 *why = "short BEGIN_REQUEST";
@@ -83,22 +83,17 @@ enum fcgi_status fcgi_read_request(struct fcgi_conn *c, int fd, struct arena *a,
             bool keep = b[2] & FCGI_KEEP_CONN;
             if (!fcgi_skip(c, h.content_len + h.padding_len))
                 return fcgi_lost(c, why, "connection closed in BEGIN_REQUEST");
-            /* a second request on this connection, or a role we do not serve */
-            uint8_t refusal = begun && h.id != c->id  ? FCGI_CANT_MPX_CONN
-                              : role != FCGI_RESPONDER ? FCGI_UNKNOWN_ROLE
-                                                       : FCGI_REQUEST_COMPLETE;
-            if (refusal != FCGI_REQUEST_COMPLETE) {
-                if (fcgi_end_request(fd, h.id, refusal) != 0)
+            if (role != FCGI_RESPONDER) {          /* authorizer, filter: not served */
+                if (fcgi_end_request(fd, h.id, FCGI_UNKNOWN_ROLE) != 0)
                     return fcgi_lost(c, why, "connection closed");
                 continue;
             }
-            begun = true;
             c->id = h.id;
             c->keep_conn = keep;
             plen = 0;
             continue;
         }
-        if (!begun || h.id != c->id) {   /* not our request: skip it, as libfcgi does */
+        if (c->id == 0) {              /* before any BEGIN_REQUEST: skipped, as libfcgi does */
             if (!fcgi_skip(c, h.content_len + h.padding_len))
                 return fcgi_lost(c, why, "connection closed");
             continue;
@@ -176,19 +171,11 @@ ssize_t fcgi_read_body(struct fcgi_conn *c, char *dst, size_t n)
         bool bad = false;
         if (!fcgi_next_header(c, &h, &bad))
             return -1;
-        if (h.id == 0) {
-            if (!fcgi_fill(c, h.content_len) || fcgi_answer_management(c, &h) != 0 ||
-                !fcgi_skip(c, h.content_len + h.padding_len))
-                return -1;
+        int foreign = fcgi_foreign(c, &h);
+        if (foreign < 0)
+            return -1;
+        if (foreign)
             continue;
-        }
-        if (h.id != c->id) {
-            if (h.type == FCGI_BEGIN_REQUEST && fcgi_end_request(c->fd, h.id, FCGI_CANT_MPX_CONN) != 0)
-                return -1;
-            if (!fcgi_skip(c, h.content_len + h.padding_len))
-                return -1;
-            continue;
-        }
         if (h.type != FCGI_STDIN)      /* ABORT_REQUEST, or out of order */
             return -1;
         if (h.content_len == 0) {
@@ -383,6 +370,25 @@ static bool fcgi_all_read(const struct fcgi_conn *c)
         p += FCGI_HEADER_LEN;
         rest = content + b[6];
     }
+}
+
+/* A record that is not our request's, handled and consumed: a management
+ * record (answered), a BEGIN_REQUEST of a second request once ours began
+ * (refused: CANT_MPX_CONN), any other record of another id (skipped, as
+ * libfcgi does). 1 when h was one, 0 when it is ours (or, before our
+ * BEGIN_REQUEST, c->id 0, any request's), -1 when the connection failed. */
+static int fcgi_foreign(struct fcgi_conn *c, const struct fcgi_header *h)
+{
+    if (h->id == 0) {
+        if (!fcgi_fill(c, h->content_len) || fcgi_answer_management(c, h) != 0)
+            return -1;
+    } else if (c->id == 0 || h->id == c->id) {
+        return 0;
+    } else if (h->type == FCGI_BEGIN_REQUEST &&
+               fcgi_end_request(c->fd, h->id, FCGI_CANT_MPX_CONN) != 0) {
+        return -1;
+    }
+    return fcgi_skip(c, h->content_len + h->padding_len) ? 1 : -1;
 }
 
 /* Read the next record header; false at the end of the connection, or with
