@@ -55,7 +55,7 @@ static _Atomic int64_t srv_worker_read_deadline_ms;    /* lock-free: read in the
 
 static void srv_worker_on_signal(int sig);
 static void srv_worker_on_alarm(int sig);
-static void srv_worker_read_deadline(int fd, unsigned timeout_s);
+static void srv_worker_read_deadline(int fd, unsigned timeout_s, int64_t now_ms);
 static void srv_worker_arm_timer(int64_t ms);
 static void srv_worker_signals(sigset_t *wait_mask);
 static void srv_worker_sched(bool batch);
@@ -125,7 +125,7 @@ void srv_worker_main(struct srv_worker *w)
         if (fd < 0)
             continue;
         srv_worker_begin(w);
-        srv_worker_read_deadline(fd, w->cfg->read_timeout_s);
+        srv_worker_read_deadline(fd, w->cfg->read_timeout_s, w->slot->req_start_ms);
         struct fcgi_conn conn;
         struct req_kvs params;
         const char *why = NULL;
@@ -133,11 +133,13 @@ void srv_worker_main(struct srv_worker *w)
         if (fs == FCGI_OK) {
             srv_worker_serve(w, &conn, &params);
         } else {
-            srv_worker_read_deadline(-1, 0);
+            srv_worker_read_deadline(-1, 0, 0);
             __atomic_sub_fetch(&w->board->active, 1, __ATOMIC_RELAXED);
             if (srv_worker_read_expired)
                 log_refused("FastCGI connection closed: no complete request within %u s "
                             "(read_timeout_s)", w->cfg->read_timeout_s);
+            else if (fs == FCGI_NOMEM)
+                log_error("FastCGI connection closed: %s", why);
             else if (fs != FCGI_CLOSED)
                 log_refused("FastCGI connection closed: %s", why);
         }
@@ -169,8 +171,8 @@ static void srv_worker_on_signal(int sig)
         srv_worker_stop = 1;
 }
 
-/* The read deadline has passed: shut the connection down. Any read libfcgi
- * is blocked in, or starts later, then returns 0 (end of stream) and
+/* The read deadline has passed: shut the connection down. Any read the
+ * record layer is blocked in, or starts later, then returns 0 (end of stream) and
  * the request or body read fails at once. Why not the alternatives:
  * polling before the first read only covers the first byte (a client can send
  * one and stall); SO_RCVTIMEO bounds each read(), not the whole request, so a
@@ -210,18 +212,19 @@ static void srv_worker_arm_timer(int64_t ms)
     setitimer(ITIMER_REAL, &it, NULL);
 }
 
-/* Start (fd >= 0) or end (fd -1) reading a connection under the read
- * deadline; timeout_s 0 = no deadline. The deadline is published before the
+/* Start (fd >= 0; now_ms: the request's start, tl_clock_ms) or end (fd -1)
+ * reading a connection under the read deadline; timeout_s 0 = no deadline.
+ * The deadline is published before the
  * fd and the fd is withdrawn first, so the handler never shuts down a
  * connection that is no longer being read, nor one before its deadline. */
-static void srv_worker_read_deadline(int fd, unsigned timeout_s)
+static void srv_worker_read_deadline(int fd, unsigned timeout_s, int64_t now_ms)
 {
     if (fd < 0 || timeout_s == 0) {
         srv_worker_reading_fd = -1;
         return;
     }
     srv_worker_read_expired = 0;
-    atomic_store(&srv_worker_read_deadline_ms, tl_clock_ms() + (int64_t)timeout_s * 1000);
+    atomic_store(&srv_worker_read_deadline_ms, now_ms + (int64_t)timeout_s * 1000);
     srv_worker_reading_fd = fd;
     if (!srv_worker_timer_armed)
         srv_worker_arm_timer((int64_t)timeout_s * 1000);
@@ -390,7 +393,7 @@ static void srv_worker_serve(struct srv_worker *w, struct fcgi_conn *conn,
     memset(&r, 0, sizeof r);
     resp_init(&resp, w->arena);
     int st = srv_worker_read_body(w, conn, params, &body, &body_len);
-    srv_worker_read_deadline(-1, 0);    /* the request is in: request_timeout_s from here */
+    srv_worker_read_deadline(-1, 0, 0);    /* the request is in: request_timeout_s from here */
     if (st < 0 && srv_worker_read_expired)
         log_refused("FastCGI connection closed: the request body did not arrive within %u s "
                     "(read_timeout_s)", w->cfg->read_timeout_s);
