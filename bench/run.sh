@@ -488,7 +488,7 @@ echo "n_tasks,row,name,rps,p50_ms,p99_ms,errors,requests_total,pool_cpu_us_per_r
         "row 3 p99 = ${p99_3} ms (target < 5 ms; with $CONNS connections always in flight the mean latency is" \
         "$CONNS / throughput = $(awk -v c="$CONNS" -v r="$r3" 'BEGIN{printf "%.2f", 1000*c/r}') ms, and row 2's p99 is $(col "$n" 2 3) ms);" \
         "master + $nw workers = $(kib_mib $((pm + pw))) MiB PSS without the tier's segment (target < 8 MiB);" \
-        "the segment's resident size: $(kib_mib "${tier:-0}") MiB."
+        "the segment's resident size: ${tier:-0} KiB (the largest any worker maps; it grows with what is cached)."
       [ -n "${NOTE[$n,miss]:-}" ] && echo "First GET / after start (view and fragments cold): db queries / mc round trips = ${NOTE[$n,miss]/ / / }."
       [ -n "${NOTE[$n,3,nohit]:-}" ] && echo "WARNING: row 3 was not answered with X-Cache: HIT before measuring."
     fi
