@@ -270,6 +270,15 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* fcgi_read_request on fd, checked to succeed (the caller's checks follow). */
+static bool read_ok(int fd, struct fcgi_conn *c, struct req_kvs *params)
+{
+    const char *why = NULL;
+    enum fcgi_status st = fcgi_read_request(c, fd, arena, params, &why);
+    CHECK(st == FCGI_OK, "status %d (%s)", st, why ? why : "-");
+    return st == FCGI_OK;
+}
+
 /* A connected pair: fds[0] for the layer, fds[1] the peer (5 s read
  * timeout, so a missing answer fails instead of hanging). */
 static void pair_open(int fds[2])
@@ -351,10 +360,8 @@ static void test_normal_request(void)
     send_last(fds[1], &b);
 
     struct fcgi_conn c;
-    struct req_kvs params = { 0 };
-    const char *why = NULL;
-    enum fcgi_status st = fcgi_read_request(&c, fds[0], arena, &params, &why);
-    CHECK(st == FCGI_OK, "status %d (%s)", st, why ? why : "-");
+    struct req_kvs params;
+    bool in = read_ok(fds[0], &c, &params);
     CHECK(c.id == 7, "id %u", c.id);
     CHECK(!c.keep_conn, "keep_conn set without FCGI_KEEP_CONN");
     CHECK(params.n == 5, "%zu params", params.n);
@@ -365,7 +372,7 @@ static void test_normal_request(void)
     CHECK(ok, "params differ");
     if (!ok)
         dump_params(&params);
-    if (st == FCGI_OK) {
+    if (in) {
         char body[64];
         ssize_t n = read_body(&c, body, sizeof body, 4); /* small steps: across records */
         CHECK(n == 11 && memcmp(body, "hello world", 11) == 0, "body %zd [%.*s]", n,
@@ -430,10 +437,8 @@ static void test_long_lengths(void)
     send_last(fds[1], &b);
 
     struct fcgi_conn c;
-    struct req_kvs params = { 0 };
-    const char *why = NULL;
-    enum fcgi_status st = fcgi_read_request(&c, fds[0], arena, &params, &why);
-    CHECK(st == FCGI_OK, "status %d (%s)", st, why ? why : "-");
+    struct req_kvs params;
+    bool in = read_ok(fds[0], &c, &params);
     CHECK(c.id == 300, "id %u", c.id);
     CHECK(c.keep_conn, "keep_conn not reported");
     CHECK(params.n == 4, "%zu params", params.n);
@@ -443,7 +448,7 @@ static void test_long_lengths(void)
           "200-byte name");
     CHECK(kv_is(&params, 2, "V127", v127, sizeof v127), "127-byte value");
     CHECK(kv_is(&params, 3, "ABC", "ok", 2), "4-byte length of a short name");
-    if (st == FCGI_OK) {
+    if (in) {
         char body[16];
         ssize_t n = read_body(&c, body, sizeof body, sizeof body);
         CHECK(n == 4 && memcmp(body, "body", 4) == 0, "body %zd", n);
@@ -518,10 +523,8 @@ static void test_management(void)
     send_last(fds[1], &b);
 
     struct fcgi_conn c;
-    struct req_kvs params = { 0 };
-    const char *why = NULL;
-    enum fcgi_status st = fcgi_read_request(&c, fds[0], arena, &params, &why);
-    CHECK(st == FCGI_OK, "status %d (%s)", st, why ? why : "-");
+    struct req_kvs params;
+    read_ok(fds[0], &c, &params);
     CHECK(c.id == 1 && kv_is(&params, 0, "SCRIPT_NAME", "/x", 2) && params.n == 1,
           "request after management records: id %u, %zu params", c.id, params.n);
 
@@ -560,10 +563,8 @@ static void test_unknown_role(void)
     send_last(fds[1], &b);
 
     struct fcgi_conn c;
-    struct req_kvs params = { 0 };
-    const char *why = NULL;
-    enum fcgi_status st = fcgi_read_request(&c, fds[0], arena, &params, &why);
-    CHECK(st == FCGI_OK, "status %d (%s)", st, why ? why : "-");
+    struct req_kvs params;
+    read_ok(fds[0], &c, &params);
     CHECK(c.id == 5, "id %u, want the responder's 5", c.id);
     CHECK(params.n == 1 && kv_is(&params, 0, "REQUEST_METHOD", "GET", 3), "%zu params", params.n);
     expect_end_request(fds[1], 3, FCGI_UNKNOWN_ROLE, "role 2");
@@ -600,17 +601,15 @@ static void test_other_ids(void)
     send_last(fds[1], &b);
 
     struct fcgi_conn c;
-    struct req_kvs params = { 0 };
-    const char *why = NULL;
-    enum fcgi_status st = fcgi_read_request(&c, fds[0], arena, &params, &why);
-    CHECK(st == FCGI_OK, "status %d (%s)", st, why ? why : "-");
+    struct req_kvs params;
+    bool in = read_ok(fds[0], &c, &params);
     CHECK(c.id == 7, "id %u", c.id);
     bool ok = params.n == 2 && kv_is(&params, 0, "REQUEST_METHOD", "GET", 3) &&
               kv_is(&params, 1, "REQUEST_URI", "/", 1);
     CHECK(ok, "params with other ids' records in between: %zu", params.n);
     if (!ok)
         dump_params(&params);
-    if (st == FCGI_OK) {
+    if (in) {
         char body[16];
         ssize_t n = read_body(&c, body, sizeof body, sizeof body);
         CHECK(n == 2 && memcmp(body, "ok", 2) == 0, "body %zd", n);
@@ -933,10 +932,7 @@ static bool conn_for(struct fcgi_conn *c, int fds[2], int id, int flags, const c
     buf_free(&pv);
     send_buf(fds[1], &b);
     struct req_kvs params;
-    const char *why = NULL;
-    enum fcgi_status st = fcgi_read_request(c, fds[0], arena, &params, &why);
-    CHECK(st == FCGI_OK, "setup request: status %d (%s)", st, why ? why : "-");
-    return st == FCGI_OK;
+    return read_ok(fds[0], c, &params);
 }
 
 static void check_response(const char *head, size_t head_len, const char *body, size_t body_len)
